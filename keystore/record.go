@@ -1,0 +1,72 @@
+package keystore
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Integration is a remote service reachable through the gateway at BaseURL.
+type Integration struct {
+	ID        string    `json:"id"`
+	BaseURL   string    `json:"base_url"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Key is an Access Key's record. The key itself is never stored: only its
+// hash, which this type does not carry.
+type Key struct {
+	ID            string     `json:"id"`
+	Name          string     `json:"name"`
+	IntegrationID string     `json:"integration"`
+	CreatedAt     time.Time  `json:"created_at"`
+	ExpiresAt     *time.Time `json:"expires_at"`
+	RevokedAt     *time.Time `json:"revoked_at"`
+	LastUsedAt    *time.Time `json:"last_used_at"`
+}
+
+// Status returns "revoked", "expired" or "active" as of now.
+func (k Key) Status(now time.Time) string {
+	switch {
+	case k.RevokedAt != nil:
+		return "revoked"
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		return "expired"
+	}
+	return "active"
+}
+
+// Credential is what authentication needs to know about a key: the record
+// the verifier caches, looked up by the key's hash.
+type Credential struct {
+	KeyID         string
+	KeyName       string
+	IntegrationID string
+	BaseURL       string
+	ExpiresAt     time.Time // zero: never
+	RevokedAt     time.Time // zero: not revoked
+}
+
+// ParseBaseURL checks that raw is an absolute http or https URL with a host
+// and no query, fragment or credentials, as integrations need, and returns
+// it with any trailing slash of its path removed.
+func ParseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("invalid base URL %q: %w", raw, err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("invalid base URL %q: scheme must be http or https", raw)
+	case u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("invalid base URL %q: missing host", raw)
+	case u.User != nil:
+		return nil, fmt.Errorf("invalid base URL %q: credentials are not allowed in the URL", raw)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, fmt.Errorf("invalid base URL %q: query and fragment are not allowed", raw)
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	u.RawPath = ""
+	return u, nil
+}

@@ -1,0 +1,273 @@
+package keystore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/dgraph-io/ristretto/v2"
+	"golang.org/x/sync/singleflight"
+)
+
+// Reasons Verify refuses a key, for errors.Is. Their text is for logs, never
+// for clients.
+var (
+	ErrUnknownKey = errors.New("unknown key")
+	ErrRevoked    = errors.New("key revoked")
+	ErrExpired    = errors.New("key expired")
+)
+
+// Lookuper is the part of a Store the verifier needs.
+type Lookuper interface {
+	LookupCredential(ctx context.Context, hash Hash) (Credential, error)
+}
+
+// VerifierConfig tunes a Verifier; zero values take the defaults.
+type VerifierConfig struct {
+	// MaxCost is the cache's memory budget in bytes, ristretto's own
+	// bookkeeping included. Default 64 MiB.
+	MaxCost int64
+	// TTL bounds how long a key record is trusted without reading the store
+	// again. Default 30s.
+	TTL time.Duration
+	// NegativeTTL is how long a well-formed but unknown key is remembered as
+	// unknown. Default 5s.
+	NegativeTTL time.Duration
+	// LookupTimeout bounds one store lookup. Default 3s.
+	LookupTimeout time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Default verifier settings.
+const (
+	DefaultCacheBytes    = 64 << 20
+	DefaultTTL           = 30 * time.Second
+	DefaultNegativeTTL   = 5 * time.Second
+	DefaultLookupTimeout = 3 * time.Second
+)
+
+// Verifier answers "is this key valid, and whose is it?" from a ristretto
+// cache in front of a store. Concurrent first uses of one key share one
+// store lookup; unknown keys are remembered briefly.
+//
+// Invalidate and DropAll make cached entries misses at once, and no entry
+// read from the store before an invalidation can come back after it:
+// ristretto applies Set asynchronously, so every entry is stamped with the
+// invalidation generation and cache epoch current when its read began, and
+// is checked against them when it is read.
+type Verifier struct {
+	store   Lookuper
+	cache   *ristretto.Cache[uint64, *entry]
+	group   singleflight.Group
+	now     func() time.Time
+	ttl     time.Duration
+	negTTL  time.Duration
+	timeout time.Duration
+
+	epoch atomic.Uint64 // bumped by DropAll
+	gen   atomic.Uint64 // bumped by every Invalidate, after its tombstone
+
+	mu         sync.RWMutex
+	tombstones map[Hash]tombstone // recent invalidations, by hash
+	pruned     time.Time
+}
+
+type tombstone struct {
+	gen uint64
+	at  time.Time
+}
+
+// entry is one cached lookup result: a credential, or the fact that no key
+// has this hash.
+type entry struct {
+	hash    Hash
+	found   bool
+	cred    Credential
+	expires time.Time
+	epoch   uint64
+	readGen uint64        // gen when the store read began
+	checked atomic.Uint64 // gen up to which no tombstone applies
+}
+
+// entryOverhead approximates an entry's fixed size plus ristretto's map
+// slot for it; ristretto adds its own ~56 bytes per item on top.
+const entryOverhead = int64(unsafe.Sizeof(entry{})) + 48
+
+// tombstoneLife is how long an invalidation is remembered: longer than any
+// store read that could have begun before it.
+func (v *Verifier) tombstoneLife() time.Duration { return 2*v.timeout + time.Minute }
+
+// NewVerifier returns a verifier over store. Close it to stop the cache's
+// goroutines.
+func NewVerifier(store Lookuper, cfg VerifierConfig) (*Verifier, error) {
+	if cfg.MaxCost == 0 {
+		cfg.MaxCost = DefaultCacheBytes
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.NegativeTTL == 0 {
+		cfg.NegativeTTL = DefaultNegativeTTL
+	}
+	if cfg.LookupTimeout == 0 {
+		cfg.LookupTimeout = DefaultLookupTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxCost < 0 || cfg.TTL < 0 || cfg.NegativeTTL < 0 || cfg.LookupTimeout < 0 {
+		return nil, errors.New("verifier settings must not be negative")
+	}
+	// ristretto wants ~10 counters per item it may hold.
+	items := cfg.MaxCost/(entryOverhead+56+64) + 1
+	cache, err := ristretto.NewCache(&ristretto.Config[uint64, *entry]{
+		NumCounters: 10 * items,
+		MaxCost:     cfg.MaxCost,
+		BufferItems: 64,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating key cache: %w", err)
+	}
+	return &Verifier{
+		store:      store,
+		cache:      cache,
+		now:        cfg.Now,
+		ttl:        cfg.TTL,
+		negTTL:     cfg.NegativeTTL,
+		timeout:    cfg.LookupTimeout,
+		tombstones: make(map[Hash]tombstone),
+	}, nil
+}
+
+// Close releases the cache.
+func (v *Verifier) Close() { v.cache.Close() }
+
+// cacheKey is ristretto's key for a hash: its first 8 bytes. Entries carry
+// the whole hash, so a collision is a miss, never a wrong answer.
+func cacheKey(h Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
+
+// Verify returns the credential of the key with this hash, or why it is
+// refused: ErrUnknownKey, ErrRevoked or ErrExpired (with the credential, for
+// the log), or an error wrapping ErrStoreUnavailable when the key is not
+// cached and the store cannot answer.
+func (v *Verifier) Verify(ctx context.Context, hash Hash) (Credential, error) {
+	now := v.now()
+	if e, ok := v.cache.Get(cacheKey(hash)); ok && v.current(e, hash, now) {
+		return e.result(now)
+	}
+	e, err := v.load(ctx, hash)
+	if err != nil {
+		return Credential{}, err
+	}
+	return e.result(now)
+}
+
+// current reports whether a cached entry may answer for hash now.
+func (v *Verifier) current(e *entry, hash Hash, now time.Time) bool {
+	if e.hash != hash || e.epoch != v.epoch.Load() || !now.Before(e.expires) {
+		return false
+	}
+	gen := v.gen.Load()
+	if e.checked.Load() >= gen {
+		return true
+	}
+	// Something was invalidated since this entry was last checked: was it
+	// this key, after the entry was read?
+	if v.invalidatedSince(hash, e.readGen) {
+		return false
+	}
+	e.checked.Store(gen)
+	return true
+}
+
+func (v *Verifier) invalidatedSince(hash Hash, gen uint64) bool {
+	v.mu.RLock()
+	t, ok := v.tombstones[hash]
+	v.mu.RUnlock()
+	return ok && t.gen > gen
+}
+
+func (e *entry) result(now time.Time) (Credential, error) {
+	switch {
+	case !e.found:
+		return Credential{}, ErrUnknownKey
+	case !e.cred.RevokedAt.IsZero():
+		return e.cred, ErrRevoked
+	case !e.cred.ExpiresAt.IsZero() && !now.Before(e.cred.ExpiresAt):
+		return e.cred, ErrExpired
+	}
+	return e.cred, nil
+}
+
+// load reads hash from the store, once for all concurrent callers, and
+// caches what it found. Store failures are returned, never cached.
+func (v *Verifier) load(ctx context.Context, hash Hash) (*entry, error) {
+	res, err, _ := v.group.Do(string(hash[:]), func() (any, error) {
+		readGen, epoch := v.gen.Load(), v.epoch.Load()
+		// One caller giving up must not fail the others sharing this read.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.timeout)
+		defer cancel()
+		cred, err := v.store.LookupCredential(ctx, hash)
+		e := &entry{hash: hash, epoch: epoch, readGen: readGen}
+		e.checked.Store(readGen)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			e.expires = v.now().Add(v.negTTL)
+		case err != nil:
+			return nil, fmt.Errorf("%w: looking up key: %w", ErrStoreUnavailable, err)
+		default:
+			e.found, e.cred = true, cred
+			e.expires = v.now().Add(v.ttl)
+		}
+		v.put(e)
+		return e, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res.(*entry), nil
+}
+
+// put caches e, then deletes it again if its key was invalidated while it
+// was being read: ristretto applies a Set and a later Del in order, so a
+// read that raced an invalidation can never stay cached.
+func (v *Verifier) put(e *entry) {
+	k := cacheKey(e.hash)
+	c := e.cred
+	cost := entryOverhead + int64(len(c.KeyID)+len(c.KeyName)+len(c.IntegrationID)+len(c.BaseURL))
+	v.cache.SetWithTTL(k, e, cost, e.expires.Sub(v.now()))
+	if v.gen.Load() != e.readGen && v.invalidatedSince(e.hash, e.readGen) {
+		v.cache.Del(k)
+	}
+}
+
+// Invalidate makes the cached entry of hash a miss at once, including one
+// whose store read is still in flight.
+func (v *Verifier) Invalidate(hash Hash) {
+	now := v.now()
+	v.mu.Lock()
+	gen := v.gen.Load() + 1
+	v.tombstones[hash] = tombstone{gen: gen, at: now}
+	// Published after the tombstone, under the lock: a reader that sees
+	// this gen also sees the tombstone.
+	v.gen.Store(gen)
+	if now.Sub(v.pruned) > v.tombstoneLife() {
+		for h, t := range v.tombstones {
+			if now.Sub(t.at) > v.tombstoneLife() {
+				delete(v.tombstones, h)
+			}
+		}
+		v.pruned = now
+	}
+	v.mu.Unlock()
+	v.cache.Del(cacheKey(hash))
+}
+
+// DropAll makes every cached entry a miss, in O(1).
+func (v *Verifier) DropAll() { v.epoch.Add(1) }
