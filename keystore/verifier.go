@@ -186,11 +186,19 @@ func (v *Verifier) current(e *entry, hash Hash, now time.Time) bool {
 	return true
 }
 
+// invalidatedSince reports whether hash was invalidated after generation
+// gen.
 func (v *Verifier) invalidatedSince(hash Hash, gen uint64) bool {
+	return v.invalidatedBetween(hash, gen, ^uint64(0))
+}
+
+// invalidatedBetween reports whether hash was invalidated after generation
+// from and no later than generation to.
+func (v *Verifier) invalidatedBetween(hash Hash, from, to uint64) bool {
 	v.mu.RLock()
 	t, ok := v.tombstones[hash]
 	v.mu.RUnlock()
-	return ok && t.gen > gen
+	return ok && t.gen > from && t.gen <= to
 }
 
 func (e *entry) result(now time.Time) (Credential, error) {
@@ -207,41 +215,64 @@ func (e *entry) result(now time.Time) (Credential, error) {
 
 // load reads hash from the store, once for all concurrent callers, and
 // caches what it found. Store failures are returned, never cached.
+//
+// A caller may join a read that began before an invalidation or DropAll
+// that happened before the caller asked; it then starts a read of its own,
+// which begins after both.
 func (v *Verifier) load(ctx context.Context, hash Hash) (*entry, error) {
-	res, err, _ := v.group.Do(string(hash[:]), func() (any, error) {
-		readGen, epoch := v.gen.Load(), v.epoch.Load()
-		// One caller giving up must not fail the others sharing this read.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.timeout)
-		defer cancel()
-		cred, err := v.store.LookupCredential(ctx, hash)
-		e := &entry{hash: hash, epoch: epoch, readGen: readGen}
-		e.checked.Store(readGen)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			e.expires = v.now().Add(v.negTTL)
-		case err != nil:
-			return nil, fmt.Errorf("%w: looking up key: %w", ErrStoreUnavailable, err)
-		default:
-			e.found, e.cred = true, cred
-			e.expires = v.now().Add(v.ttl)
+	key := string(hash[:])
+	gen, epoch := v.gen.Load(), v.epoch.Load()
+	for attempt := 0; ; attempt++ {
+		res, err, _ := v.group.Do(key, func() (any, error) { return v.read(ctx, hash) })
+		if err != nil {
+			return nil, err
 		}
-		v.put(e)
-		return e, nil
-	})
-	if err != nil {
-		return nil, err
+		e := res.(*entry)
+		if attempt > 0 || (e.epoch >= epoch && !v.invalidatedBetween(hash, e.readGen, gen)) {
+			return e, nil
+		}
+		v.group.Forget(key)
 	}
-	return res.(*entry), nil
 }
 
-// put caches e, then deletes it again if its key was invalidated while it
-// was being read: ristretto applies a Set and a later Del in order, so a
-// read that raced an invalidation can never stay cached.
+// read looks hash up in the store and caches the answer.
+func (v *Verifier) read(ctx context.Context, hash Hash) (*entry, error) {
+	// A flight that just ended has cached its result (put waits for the
+	// Set): callers that missed it must not read the store again.
+	if e, ok := v.cache.Get(cacheKey(hash)); ok && v.current(e, hash, v.now()) {
+		return e, nil
+	}
+	readGen, epoch := v.gen.Load(), v.epoch.Load()
+	// One caller giving up must not fail the others sharing this read.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.timeout)
+	defer cancel()
+	cred, err := v.store.LookupCredential(ctx, hash)
+	e := &entry{hash: hash, epoch: epoch, readGen: readGen}
+	e.checked.Store(readGen)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		e.expires = v.now().Add(v.negTTL)
+	case err != nil:
+		return nil, fmt.Errorf("%w: looking up key: %w", ErrStoreUnavailable, err)
+	default:
+		e.found, e.cred = true, cred
+		e.expires = v.now().Add(v.ttl)
+	}
+	v.put(e)
+	return e, nil
+}
+
+// put caches e and waits until the cache holds it, so that a caller
+// arriving after this flight finds it. It then deletes e again if its key
+// was invalidated while it was being read: ristretto applies a Set and a
+// later Del in order, so a read that raced an invalidation never stays
+// cached (and current refuses it in the meantime).
 func (v *Verifier) put(e *entry) {
 	k := cacheKey(e.hash)
 	c := e.cred
 	cost := entryOverhead + int64(len(c.KeyID)+len(c.KeyName)+len(c.IntegrationID)+len(c.BaseURL))
 	v.cache.SetWithTTL(k, e, cost, e.expires.Sub(v.now()))
+	v.cache.Wait()
 	if v.gen.Load() != e.readGen && v.invalidatedSince(e.hash, e.readGen) {
 		v.cache.Del(k)
 	}

@@ -1,0 +1,136 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/keygate/keygate/keystore"
+)
+
+// lookupSQL finds a key's credential by hash through the unique index on
+// key_hash. pgx prepares it once per connection and reuses it (its default
+// cache-statement mode), as this is the verifier's cache-miss path.
+const lookupSQL = `SELECT k.id, k.name, k.integration_id, i.base_url, k.expires_at, k.revoked_at
+FROM keygate_keys k JOIN keygate_integrations i ON i.id = k.integration_id
+WHERE k.key_hash = $1`
+
+// keyColumns are the columns scanKey reads, in order.
+const keyColumns = `id, name, integration_id, created_at, expires_at, revoked_at, last_used_at`
+
+// LookupCredential returns the credential of the key with this hash,
+// revoked and expired keys included. It fails with keystore.ErrNotFound for
+// an unknown hash and keystore.ErrStoreUnavailable when the database does
+// not answer.
+func (s *Store) LookupCredential(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
+	var c keystore.Credential
+	err := s.retry(true, func() error {
+		var expires, revoked nullableTime
+		err := s.pool.QueryRow(ctx, lookupSQL, hash[:]).
+			Scan(&c.KeyID, &c.KeyName, &c.IntegrationID, &c.BaseURL, &expires, &revoked)
+		c.ExpiresAt, c.RevokedAt = expires.instant(), revoked.instant()
+		return err
+	})
+	if err != nil {
+		return keystore.Credential{}, wrapErr("looking up key", err)
+	}
+	return c, nil
+}
+
+// CreateKey stores k; a zero CreatedAt means now. It fails with
+// keystore.ErrUnknownIntegration when k.IntegrationID does not exist, and
+// when the id or the hash is taken.
+func (s *Store) CreateKey(ctx context.Context, k keystore.NewKey) error {
+	if err := validateKey(k); err != nil {
+		return fmt.Errorf("creating key: %w", err)
+	}
+	err := s.retry(false, func() error {
+		_, err := s.pool.Exec(ctx, `INSERT INTO keygate_keys
+			(id, integration_id, name, key_hash, created_at, expires_at, revoked_at, last_used_at)
+			VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6, $7, $8)`,
+			k.ID, k.IntegrationID, k.Name, k.Hash[:], nullTime(k.CreatedAt), k.ExpiresAt, k.RevokedAt, k.LastUsedAt)
+		return err
+	})
+	if err != nil {
+		return wrapErr("creating key "+k.ID, err)
+	}
+	return nil
+}
+
+// ListKeys returns the keys that match f, ordered by creation time, then
+// id.
+func (s *Store) ListKeys(ctx context.Context, f keystore.KeyFilter) ([]keystore.Key, error) {
+	sql := `SELECT ` + keyColumns + ` FROM keygate_keys`
+	var args []any
+	if f.IntegrationID != "" {
+		sql += ` WHERE integration_id = $1`
+		args = append(args, f.IntegrationID)
+	}
+	sql += ` ORDER BY created_at, id`
+	var keys []keystore.Key
+	err := s.retry(true, func() error {
+		rows, err := s.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		keys, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (keystore.Key, error) { return scanKey(row) })
+		return err
+	})
+	if err != nil {
+		return nil, wrapErr("listing keys", err)
+	}
+	return keys, nil
+}
+
+// RevokeKey marks the key revoked at `at` (now when zero) and returns its
+// record. It fails with keystore.ErrNotFound or keystore.ErrAlreadyRevoked;
+// a key revoked already keeps its first revocation time.
+func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (keystore.Key, error) {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	var k keystore.Key
+	err := s.retry(false, func() error {
+		var err error
+		k, err = scanKey(s.pool.QueryRow(ctx, `UPDATE keygate_keys SET revoked_at = $2
+			WHERE id = $1 AND revoked_at IS NULL RETURNING `+keyColumns, id, at))
+		return err
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		err = s.revokeFailure(ctx, id)
+	}
+	if err != nil {
+		return keystore.Key{}, wrapErr("revoking key "+id, err)
+	}
+	return k, nil
+}
+
+// revokeFailure tells why no unrevoked key has this id: there is no such
+// key, or it is revoked already.
+func (s *Store) revokeFailure(ctx context.Context, id string) error {
+	var exists bool
+	err := s.retry(true, func() error {
+		return s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM keygate_keys WHERE id = $1)`, id).Scan(&exists)
+	})
+	switch {
+	case err != nil:
+		return err
+	case exists:
+		return keystore.ErrAlreadyRevoked
+	}
+	return keystore.ErrNotFound
+}
+
+// scanKey reads the keyColumns of one row.
+func scanKey(row pgx.Row) (keystore.Key, error) {
+	var k keystore.Key
+	var expires, revoked, lastUsed nullableTime
+	if err := row.Scan(&k.ID, &k.Name, &k.IntegrationID, &k.CreatedAt, &expires, &revoked, &lastUsed); err != nil {
+		return keystore.Key{}, err
+	}
+	k.CreatedAt = k.CreatedAt.UTC()
+	k.ExpiresAt, k.RevokedAt, k.LastUsedAt = expires.ptr(), revoked.ptr(), lastUsed.ptr()
+	return k, nil
+}
