@@ -28,8 +28,11 @@ var _ keystore.Store = (*Store)(nil)
 
 // Open connects to the database at databaseURL (a postgres:// URL or a
 // libpq keyword/value string), checks that it answers, and migrates its
-// schema. Errors never contain the password; an unreachable server gives
-// an error wrapping keystore.ErrStoreUnavailable.
+// schema. Errors never contain the password. A server that cannot be
+// reached or is not accepting connections gives an error wrapping
+// keystore.ErrStoreUnavailable; one that refuses us (wrong password, no
+// such database) does not. Migrations started by several instances at once
+// run once: the others wait for them, for up to 15 seconds.
 func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
@@ -44,7 +47,7 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connecting to PostgreSQL at %s: %w: %w", describe(cfg.ConnConfig.Config), keystore.ErrStoreUnavailable, err)
+		return nil, wrapErr("connecting to PostgreSQL at "+describe(cfg.ConnConfig.Config), err)
 	}
 	if err := migrateSchema(cfg.ConnConfig); err != nil {
 		pool.Close()

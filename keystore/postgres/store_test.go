@@ -142,6 +142,34 @@ func TestOpenBadURLHidesPassword(t *testing.T) {
 	}
 }
 
+func TestOpenMissingDatabase(t *testing.T) {
+	missing := strings.Replace(pgtest.URL(t), "/keygate_test_", "/missing_", 1)
+	s, err := Open(t.Context(), missing)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded on a database that does not exist")
+	}
+	if errors.Is(err, keystore.ErrStoreUnavailable) || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("error %q should report the missing database, not an unavailable store", err)
+	}
+}
+
+// TestDeadlineIsUnavailable: a store that does not answer in time is
+// unavailable, which the verifier turns into a 503.
+func TestDeadlineIsUnavailable(t *testing.T) {
+	s := open(t, pgtest.URL(t))
+	hash := newCredential(t, s)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Nanosecond)
+	defer cancel()
+	<-ctx.Done()
+	if _, err := s.LookupCredential(ctx, hash); !errors.Is(err, keystore.ErrStoreUnavailable) {
+		t.Fatalf("lookup past its deadline: got %v, want ErrStoreUnavailable", err)
+	}
+	if _, err := s.LookupCredential(t.Context(), hash); err != nil {
+		t.Fatalf("lookup after a timed-out one: %v", err)
+	}
+}
+
 // newCredential stores an integration and a key, and returns the key's
 // hash.
 func newCredential(t *testing.T, s *Store) keystore.Hash {
@@ -149,18 +177,11 @@ func newCredential(t *testing.T, s *Store) keystore.Hash {
 	if err := s.CreateIntegration(t.Context(), keystore.Integration{ID: "weather", BaseURL: "https://weather.example.com"}); err != nil {
 		t.Fatal(err)
 	}
-	id, err := keystore.NewKeyID(nil)
-	if err != nil {
+	k := storetest.NewKey(t, "weather", "ci", time.Time{})
+	if err := s.CreateKey(t.Context(), k); err != nil {
 		t.Fatal(err)
 	}
-	_, hash, err := keystore.GenerateKey(nil, keystore.DefaultPrefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateKey(t.Context(), keystore.NewKey{Key: keystore.Key{ID: id, Name: "ci", IntegrationID: "weather"}, Hash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	return hash
+	return k.Hash
 }
 
 // TestSurvivesServerRestart stops the cluster under an open store: lookups

@@ -13,7 +13,7 @@ import (
 )
 
 func testKeyForUnknownIntegration(t *testing.T, s keystore.Store) {
-	err := s.CreateKey(ctx(t), newKey(t, "nowhere", "ci", baseTime))
+	err := s.CreateKey(ctx(t), NewKey(t, "nowhere", "ci", baseTime))
 	if !errors.Is(err, keystore.ErrUnknownIntegration) {
 		t.Fatalf("creating a key for an unknown integration: got %v, want ErrUnknownIntegration", err)
 	}
@@ -24,9 +24,9 @@ func testKeyForUnknownIntegration(t *testing.T, s keystore.Store) {
 
 func testDuplicateHash(t *testing.T, s keystore.Store) {
 	mustCreateIntegration(t, s, "weather", "https://weather.example.com")
-	first := newKey(t, "weather", "first", baseTime)
+	first := NewKey(t, "weather", "first", baseTime)
 	mustCreateKey(t, s, first)
-	second := newKey(t, "weather", "second", baseTime)
+	second := NewKey(t, "weather", "second", baseTime)
 	second.Hash = first.Hash
 	if err := s.CreateKey(ctx(t), second); err == nil {
 		t.Fatal("a second key with the same hash was accepted")
@@ -38,9 +38,9 @@ func testDuplicateHash(t *testing.T, s keystore.Store) {
 
 func testDuplicateKeyID(t *testing.T, s keystore.Store) {
 	mustCreateIntegration(t, s, "weather", "https://weather.example.com")
-	first := newKey(t, "weather", "first", baseTime)
+	first := NewKey(t, "weather", "first", baseTime)
 	mustCreateKey(t, s, first)
-	second := newKey(t, "weather", "second", baseTime)
+	second := NewKey(t, "weather", "second", baseTime)
 	second.ID = first.ID
 	if err := s.CreateKey(ctx(t), second); err == nil {
 		t.Fatal("a second key with the same id was accepted")
@@ -60,7 +60,7 @@ func testInvalidKey(t *testing.T, s keystore.Store) {
 		"no hash":      func(k *keystore.NewKey) { k.Hash = keystore.Hash{} },
 	}
 	for name, spoil := range cases {
-		k := newKey(t, "weather", "ci", baseTime)
+		k := NewKey(t, "weather", "ci", baseTime)
 		spoil(&k)
 		if err := s.CreateKey(ctx(t), k); err == nil {
 			t.Errorf("%s: key accepted", name)
@@ -79,10 +79,10 @@ func testListKeysFilter(t *testing.T, s keystore.Store) {
 	mustCreateIntegration(t, s, "billing", "https://billing.example.com")
 	// Created out of order, two at the same instant: the list is by
 	// created_at, then id.
-	w2 := newKey(t, "weather", "w2", baseTime.Add(2*time.Second))
-	b1 := newKey(t, "billing", "b1", baseTime.Add(time.Second))
-	w1a := newKey(t, "weather", "w1a", baseTime)
-	w1b := newKey(t, "weather", "w1b", baseTime)
+	w2 := NewKey(t, "weather", "w2", baseTime.Add(2*time.Second))
+	b1 := NewKey(t, "billing", "b1", baseTime.Add(time.Second))
+	w1a := NewKey(t, "weather", "w1a", baseTime)
+	w1b := NewKey(t, "weather", "w1b", baseTime)
 	for _, k := range []keystore.NewKey{w2, b1, w1a, w1b} {
 		mustCreateKey(t, s, k)
 	}
@@ -109,10 +109,10 @@ func testTimestampsRoundTrip(t *testing.T, s keystore.Store) {
 	mustCreateIntegration(t, s, "weather", "https://weather.example.com")
 	expires := baseTime.Add(90*24*time.Hour + 123456789)
 	used := baseTime.Add(time.Hour + 987654321)
-	k := newKey(t, "weather", "ci", baseTime)
+	k := NewKey(t, "weather", "ci", baseTime)
 	k.ExpiresAt, k.LastUsedAt = &expires, &used
 	mustCreateKey(t, s, k)
-	plain := newKey(t, "weather", "plain", baseTime.Add(time.Second))
+	plain := NewKey(t, "weather", "plain", baseTime.Add(time.Second))
 	mustCreateKey(t, s, plain)
 
 	keys := mustListKeys(t, s, keystore.KeyFilter{})
@@ -149,7 +149,7 @@ func testConcurrentCreate(t *testing.T, s keystore.Store) {
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := range n {
-		k := newKey(t, "weather", fmt.Sprintf("key-%d", i), baseTime.Add(time.Duration(i)*time.Second))
+		k := NewKey(t, "weather", fmt.Sprintf("key-%d", i), baseTime.Add(time.Duration(i)*time.Second))
 		wg.Go(func() { errs <- s.CreateKey(ctx(t), k) })
 	}
 	wg.Wait()

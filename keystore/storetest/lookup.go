@@ -10,9 +10,9 @@ import (
 
 func testLookupJoined(t *testing.T, s keystore.Store) {
 	mustCreateIntegration(t, s, "weather", "https://weather.example.com/api/")
-	k := newKey(t, "weather", "ci", baseTime)
+	k := NewKey(t, "weather", "ci", baseTime)
 	mustCreateKey(t, s, k)
-	mustCreateKey(t, s, newKey(t, "weather", "other", baseTime)) // must not be found instead
+	mustCreateKey(t, s, NewKey(t, "weather", "other", baseTime)) // must not be found instead
 
 	got, err := s.LookupCredential(ctx(t), k.Hash)
 	if err != nil {
@@ -27,7 +27,7 @@ func testLookupJoined(t *testing.T, s keystore.Store) {
 func testLookupExpiry(t *testing.T, s keystore.Store) {
 	mustCreateIntegration(t, s, "weather", "https://weather.example.com")
 	expires := baseTime.Add(time.Hour)
-	k := newKey(t, "weather", "ci", baseTime)
+	k := NewKey(t, "weather", "ci", baseTime)
 	k.ExpiresAt = &expires
 	mustCreateKey(t, s, k)
 	got, err := s.LookupCredential(ctx(t), k.Hash)
@@ -41,7 +41,7 @@ func testLookupExpiry(t *testing.T, s keystore.Store) {
 
 func testLookupUnknown(t *testing.T, s keystore.Store) {
 	mustCreateIntegration(t, s, "weather", "https://weather.example.com")
-	mustCreateKey(t, s, newKey(t, "weather", "ci", baseTime))
+	mustCreateKey(t, s, NewKey(t, "weather", "ci", baseTime))
 	_, hash, err := keystore.GenerateKey(nil, keystore.DefaultPrefix)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +53,7 @@ func testLookupUnknown(t *testing.T, s keystore.Store) {
 
 func testRevokeThenLookup(t *testing.T, s keystore.Store) {
 	mustCreateIntegration(t, s, "weather", "https://weather.example.com")
-	k := newKey(t, "weather", "ci", baseTime)
+	k := NewKey(t, "weather", "ci", baseTime)
 	mustCreateKey(t, s, k)
 	at := baseTime.Add(time.Minute)
 	rec, err := s.RevokeKey(ctx(t), k.ID, at)
@@ -74,7 +74,7 @@ func testRevokeThenLookup(t *testing.T, s keystore.Store) {
 
 func testRevokeTwice(t *testing.T, s keystore.Store) {
 	mustCreateIntegration(t, s, "weather", "https://weather.example.com")
-	k := newKey(t, "weather", "ci", baseTime)
+	k := NewKey(t, "weather", "ci", baseTime)
 	mustCreateKey(t, s, k)
 	first := baseTime.Add(time.Minute)
 	if _, err := s.RevokeKey(ctx(t), k.ID, first); err != nil {
@@ -94,7 +94,7 @@ func testRevokeTwice(t *testing.T, s keystore.Store) {
 
 func testRevokeUnknown(t *testing.T, s keystore.Store) {
 	mustCreateIntegration(t, s, "weather", "https://weather.example.com")
-	mustCreateKey(t, s, newKey(t, "weather", "ci", baseTime))
+	mustCreateKey(t, s, NewKey(t, "weather", "ci", baseTime))
 	id, err := keystore.NewKeyID(nil)
 	if err != nil {
 		t.Fatal(err)

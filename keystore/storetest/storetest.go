@@ -72,8 +72,10 @@ func mustCreateIntegration(t *testing.T, s keystore.Store, id, baseURL string) {
 	}
 }
 
-// newKey returns a fresh key record for integration, created at created.
-func newKey(t *testing.T, integration, name string, created time.Time) keystore.NewKey {
+// NewKey returns a record for a fresh key of integration: a new id, the
+// hash of a newly generated key, name, and created as its creation time
+// (zero: the store's now).
+func NewKey(t testing.TB, integration, name string, created time.Time) keystore.NewKey {
 	t.Helper()
 	id, err := keystore.NewKeyID(nil)
 	if err != nil {
