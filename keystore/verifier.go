@@ -40,6 +40,9 @@ type VerifierConfig struct {
 	NegativeTTL time.Duration
 	// LookupTimeout bounds one store lookup. Default 3s.
 	LookupTimeout time.Duration
+	// StaleTTL bounds how long cached entries stay valid after the change
+	// feed was last known healthy (see FeedHealthy). Default 30s.
+	StaleTTL time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -50,6 +53,7 @@ const (
 	DefaultTTL           = 30 * time.Second
 	DefaultNegativeTTL   = 5 * time.Second
 	DefaultLookupTimeout = 3 * time.Second
+	DefaultStaleTTL      = 30 * time.Second
 )
 
 // Verifier answers "is this key valid, and whose is it?" from a ristretto
@@ -69,6 +73,12 @@ type Verifier struct {
 	ttl     time.Duration
 	negTTL  time.Duration
 	timeout time.Duration
+	stale   time.Duration
+
+	// feedAt is when the change feed was last known healthy, in Unix
+	// nanoseconds; 0 while no feed reports, and entries then live by TTL
+	// alone.
+	feedAt atomic.Int64
 
 	epoch atomic.Uint64 // bumped by DropAll
 	gen   atomic.Uint64 // bumped by every Invalidate, after its tombstone
@@ -118,10 +128,13 @@ func NewVerifier(store Lookuper, cfg VerifierConfig) (*Verifier, error) {
 	if cfg.LookupTimeout == 0 {
 		cfg.LookupTimeout = DefaultLookupTimeout
 	}
+	if cfg.StaleTTL == 0 {
+		cfg.StaleTTL = DefaultStaleTTL
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.MaxCost < 0 || cfg.TTL < 0 || cfg.NegativeTTL < 0 || cfg.LookupTimeout < 0 {
+	if cfg.MaxCost < 0 || cfg.TTL < 0 || cfg.NegativeTTL < 0 || cfg.LookupTimeout < 0 || cfg.StaleTTL < 0 {
 		return nil, errors.New("verifier settings must not be negative")
 	}
 	// ristretto wants ~10 counters per item it may hold.
@@ -141,6 +154,7 @@ func NewVerifier(store Lookuper, cfg VerifierConfig) (*Verifier, error) {
 		ttl:        cfg.TTL,
 		negTTL:     cfg.NegativeTTL,
 		timeout:    cfg.LookupTimeout,
+		stale:      cfg.StaleTTL,
 		tombstones: make(map[Hash]tombstone),
 	}, nil
 }
@@ -172,6 +186,9 @@ func (v *Verifier) Verify(ctx context.Context, hash Hash) (Credential, error) {
 func (v *Verifier) current(e *entry, hash Hash, now time.Time) bool {
 	if e.hash != hash || e.epoch != v.epoch.Load() || !now.Before(e.expires) {
 		return false
+	}
+	if f := v.feedAt.Load(); f != 0 && now.UnixNano()-f > int64(v.stale) {
+		return false // the feed has been down too long to trust the cache
 	}
 	gen := v.gen.Load()
 	if e.checked.Load() >= gen {
@@ -302,3 +319,19 @@ func (v *Verifier) Invalidate(hash Hash) {
 
 // DropAll makes every cached entry a miss, in O(1).
 func (v *Verifier) DropAll() { v.epoch.Add(1) }
+
+// FeedHealthy records that every change committed before `at` has been
+// applied: a follower calls it with the time its last successful feed read
+// began. From the first call on, cached entries are trusted only while the
+// last such time is within StaleTTL.
+func (v *Verifier) FeedHealthy(at time.Time) { v.feedAt.Store(at.UnixNano()) }
+
+// FeedLag returns how long ago the change feed was last known healthy, and
+// false when no feed has reported.
+func (v *Verifier) FeedLag(now time.Time) (time.Duration, bool) {
+	f := v.feedAt.Load()
+	if f == 0 {
+		return 0, false
+	}
+	return time.Duration(now.UnixNano() - f), true
+}

@@ -414,3 +414,39 @@ func BenchmarkVerifyHitParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestStaleTTLBoundsCacheWhileFeedIsDown(t *testing.T) {
+	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
+	// With a feed, the TTL is a long backstop; stale_ttl is what bounds.
+	v, err := NewVerifier(s, VerifierConfig{TTL: time.Hour, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Close)
+	h := testKey(t)
+	s.set(h, testCred)
+	if _, ok := v.FeedLag(clock.Now()); ok {
+		t.Fatal("no feed has reported yet")
+	}
+	v.FeedHealthy(clock.Now())
+	if _, err := v.Verify(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	s.setErr(errors.New("connection refused")) // the database goes down
+	clock.Advance(DefaultStaleTTL)
+	if _, err := v.Verify(context.Background(), h); err != nil {
+		t.Fatalf("within stale_ttl the cached key stays valid: %v", err)
+	}
+	if lag, ok := v.FeedLag(clock.Now()); !ok || lag != DefaultStaleTTL {
+		t.Fatalf("FeedLag = %v, %v", lag, ok)
+	}
+	clock.Advance(time.Nanosecond)
+	if _, err := v.Verify(context.Background(), h); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("past stale_ttl: %v, want ErrStoreUnavailable", err)
+	}
+	s.setErr(nil) // back, and the feed catches up
+	v.FeedHealthy(clock.Now())
+	if _, err := v.Verify(context.Background(), h); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+}
