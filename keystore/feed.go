@@ -2,9 +2,15 @@ package keystore
 
 import (
 	"context"
+	"time"
 
 	"go.uber.org/zap"
 )
+
+// DefaultFeedTTL is the cache TTL to use in front of a store that keeps a
+// change feed: revocations arrive through the feed, and the TTL is only a
+// safety backstop.
+const DefaultFeedTTL = 10 * time.Minute
 
 // Follower is implemented by stores that keep a change feed. Follow applies
 // every change to v as it commits — Invalidate for a changed key,

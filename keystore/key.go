@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math/big"
+	"unsafe"
 )
 
 // DefaultPrefix is the prefix of keys when none is configured.
@@ -104,13 +105,11 @@ func ParseKey(prefix, s string) (Hash, error) {
 	return HashKey(s), nil
 }
 
-// checksum returns the base62 CRC32 of s without allocating.
+// checksum returns the base62 CRC32 of s without allocating: crc32's
+// word-at-a-time code reads the string's bytes in place (it never writes
+// or keeps them), about four times faster than a byte loop.
 func checksum(s string) [checksumLen]byte {
-	crc := ^uint32(0)
-	for i := 0; i < len(s); i++ {
-		crc = crc32.IEEETable[byte(crc)^s[i]] ^ (crc >> 8)
-	}
-	crc = ^crc
+	crc := crc32.ChecksumIEEE(unsafe.Slice(unsafe.StringData(s), len(s)))
 	var out [checksumLen]byte
 	for i := checksumLen - 1; i >= 0; i-- {
 		out[i] = alphabet[crc%62]

@@ -44,8 +44,16 @@ type Credential struct {
 	KeyName       string
 	IntegrationID string
 	BaseURL       string
+	CreatedAt     time.Time
 	ExpiresAt     time.Time // zero: never
-	RevokedAt     time.Time // zero: not revoked
+	RevokedAt     time.Time // zero: not revoked; a deleted key's deletion time
+}
+
+// OlderThan reports whether the key was created more than maxAge before
+// now; a zero maxAge or CreatedAt never is. Gateways with a max_key_age
+// refuse such keys as expired.
+func (c Credential) OlderThan(maxAge time.Duration, now time.Time) bool {
+	return maxAge > 0 && !c.CreatedAt.IsZero() && now.Sub(c.CreatedAt) > maxAge
 }
 
 // ParseBaseURL checks that raw is an absolute http or https URL with a host

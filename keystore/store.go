@@ -14,6 +14,8 @@ var (
 	ErrUnknownIntegration = errors.New("unknown integration")
 	ErrAlreadyRevoked     = errors.New("key already revoked")
 	ErrStoreUnavailable   = errors.New("key store unavailable")
+	// ErrIntegrationInUse: the integration still has active keys.
+	ErrIntegrationInUse = errors.New("integration has active keys")
 )
 
 // NewKey is what CreateKey stores: the record and the hash of the key that
@@ -33,6 +35,7 @@ type KeyFilter struct {
 type Store interface {
 	// LookupCredential returns the credential of the key with this hash,
 	// revoked or expired ones included, or an error wrapping ErrNotFound.
+	// A deleted key's credential is revoked at its deletion time.
 	LookupCredential(ctx context.Context, hash Hash) (Credential, error)
 
 	CreateIntegration(ctx context.Context, in Integration) error
@@ -41,10 +44,40 @@ type Store interface {
 	// CreateKey fails with ErrUnknownIntegration when k.IntegrationID does
 	// not exist.
 	CreateKey(ctx context.Context, k NewKey) error
+	// ListKeys returns the keys that match f, never deleted ones, ordered
+	// by creation time, then id.
 	ListKeys(ctx context.Context, f KeyFilter) ([]Key, error)
 	// RevokeKey marks the key revoked at `at` and returns its record; it
 	// fails with ErrNotFound or ErrAlreadyRevoked.
 	RevokeKey(ctx context.Context, id string, at time.Time) (Key, error)
+
+	// GetKey returns the record of the key with this id; a deleted or
+	// unknown key fails with ErrNotFound.
+	GetKey(ctx context.Context, id string) (Key, error)
+	// RotateKey, in one transaction, stores next (which must have the
+	// name and integration of the key with id old) and sets the old key's
+	// expires_at to oldExpires, or keeps its own if that is earlier. It
+	// returns the old key's updated record, and fails with ErrNotFound
+	// (unknown or deleted) or ErrAlreadyRevoked, storing nothing.
+	RotateKey(ctx context.Context, old string, next NewKey, oldExpires time.Time) (Key, error)
+	// DeleteKey soft-deletes the key at `at`: it is gone from listings and
+	// GetKey, and LookupCredential reports it revoked. It returns the
+	// record as it was, and fails with ErrNotFound for an unknown or
+	// deleted key.
+	DeleteKey(ctx context.Context, id string, at time.Time) (Key, error)
+	// TouchKeys records uses: each key's last_used_at becomes the given
+	// time unless it is later already, in one statement, without
+	// touching the change feed. Unknown ids are ignored.
+	TouchKeys(ctx context.Context, uses map[string]time.Time) error
+
+	// SetIntegrationURL changes an integration's base URL (normalized as
+	// by Integration.Normalize) and returns it; ErrNotFound when unknown.
+	SetIntegrationURL(ctx context.Context, id, baseURL string) (Integration, error)
+	// RemoveIntegration removes the integration and, for good, every key of
+	// it, in one transaction, and returns how many keys were removed. It
+	// fails with ErrNotFound, or with ErrIntegrationInUse when it has keys
+	// active at now (neither revoked, expired nor deleted) unless force.
+	RemoveIntegration(ctx context.Context, id string, force bool, now time.Time) (int, error)
 
 	Close()
 }

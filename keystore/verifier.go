@@ -43,6 +43,12 @@ type VerifierConfig struct {
 	// StaleTTL bounds how long cached entries stay valid after the change
 	// feed was last known healthy (see FeedHealthy). Default 30s.
 	StaleTTL time.Duration
+	// MaxConcurrentLookups bounds the store lookups under way at once;
+	// past it, a key that needs the store is refused with ErrLookupsBusy.
+	// Default DefaultMaxConcurrentLookups.
+	MaxConcurrentLookups int
+	// Metrics receive the verifier's measurements; nil ones are skipped.
+	Metrics Metrics
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -74,6 +80,8 @@ type Verifier struct {
 	negTTL  time.Duration
 	timeout time.Duration
 	stale   time.Duration
+	metrics Metrics
+	lookups lookupCap
 
 	// feedAt is when the change feed was last known healthy, in Unix
 	// nanoseconds; 0 while no feed reports, and entries then live by TTL
@@ -131,10 +139,13 @@ func NewVerifier(store Lookuper, cfg VerifierConfig) (*Verifier, error) {
 	if cfg.StaleTTL == 0 {
 		cfg.StaleTTL = DefaultStaleTTL
 	}
+	if cfg.MaxConcurrentLookups == 0 {
+		cfg.MaxConcurrentLookups = DefaultMaxConcurrentLookups
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.MaxCost < 0 || cfg.TTL < 0 || cfg.NegativeTTL < 0 || cfg.LookupTimeout < 0 || cfg.StaleTTL < 0 {
+	if cfg.MaxConcurrentLookups < 0 || cfg.MaxCost < 0 || cfg.TTL < 0 || cfg.NegativeTTL < 0 || cfg.LookupTimeout < 0 || cfg.StaleTTL < 0 {
 		return nil, errors.New("verifier settings must not be negative")
 	}
 	// ristretto wants ~10 counters per item it may hold.
@@ -155,6 +166,8 @@ func NewVerifier(store Lookuper, cfg VerifierConfig) (*Verifier, error) {
 		negTTL:     cfg.NegativeTTL,
 		timeout:    cfg.LookupTimeout,
 		stale:      cfg.StaleTTL,
+		metrics:    cfg.Metrics.withDefaults(),
+		lookups:    lookupCap{max: int64(cfg.MaxConcurrentLookups)},
 		tombstones: make(map[Hash]tombstone),
 	}, nil
 }
@@ -169,12 +182,15 @@ func cacheKey(h Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
 // Verify returns the credential of the key with this hash, or why it is
 // refused: ErrUnknownKey, ErrRevoked or ErrExpired (with the credential, for
 // the log), or an error wrapping ErrStoreUnavailable when the key is not
-// cached and the store cannot answer.
+// cached and the store cannot answer (ErrLookupsBusy when it has too many
+// lookups under way).
 func (v *Verifier) Verify(ctx context.Context, hash Hash) (Credential, error) {
 	now := v.now()
 	if e, ok := v.cache.Get(cacheKey(hash)); ok && v.current(e, hash, now) {
+		v.metrics.CacheHits.Inc()
 		return e.result(now)
 	}
+	v.metrics.CacheMisses.Inc()
 	e, err := v.load(ctx, hash)
 	if err != nil {
 		return Credential{}, err
@@ -260,15 +276,14 @@ func (v *Verifier) read(ctx context.Context, hash Hash) (*entry, error) {
 		return e, nil
 	}
 	readGen, epoch := v.gen.Load(), v.epoch.Load()
-	// One caller giving up must not fail the others sharing this read.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.timeout)
-	defer cancel()
-	cred, err := v.store.LookupCredential(ctx, hash)
+	cred, err := v.lookup(ctx, hash)
 	e := &entry{hash: hash, epoch: epoch, readGen: readGen}
 	e.checked.Store(readGen)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		e.expires = v.now().Add(v.negTTL)
+	case errors.Is(err, ErrLookupsBusy):
+		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("%w: looking up key: %w", ErrStoreUnavailable, err)
 	default:
@@ -277,6 +292,25 @@ func (v *Verifier) read(ctx context.Context, hash Hash) (*entry, error) {
 	}
 	v.put(e)
 	return e, nil
+}
+
+// lookup asks the store, within the cap on concurrent lookups and the
+// lookup timeout, and measures it.
+func (v *Verifier) lookup(ctx context.Context, hash Hash) (Credential, error) {
+	if !v.lookups.acquire() {
+		v.metrics.LookupsRefused.Inc()
+		return Credential{}, ErrLookupsBusy
+	}
+	defer v.lookups.release()
+	v.metrics.LookupsInFlight.Inc()
+	defer v.metrics.LookupsInFlight.Dec()
+	// One caller giving up must not fail the others sharing this read.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.timeout)
+	defer cancel()
+	began := time.Now()
+	cred, err := v.store.LookupCredential(ctx, hash)
+	v.metrics.LookupDuration.Observe(time.Since(began).Seconds())
+	return cred, err
 }
 
 // put caches e and waits until the cache holds it, so that a caller
@@ -320,11 +354,51 @@ func (v *Verifier) Invalidate(hash Hash) {
 // DropAll makes every cached entry a miss, in O(1).
 func (v *Verifier) DropAll() { v.epoch.Add(1) }
 
+// InvalidateKeyID invalidates the cached entries of the key with this
+// public id and returns how many there were. It walks the whole cache: it
+// is an operator's tool, for when the store cannot tell the key's hash.
+func (v *Verifier) InvalidateKeyID(id string) int {
+	var hashes []Hash
+	v.eachCached(func(e *entry) {
+		if e.found && e.cred.KeyID == id {
+			hashes = append(hashes, e.hash)
+		}
+	})
+	for _, h := range hashes {
+		v.Invalidate(h)
+	}
+	return len(hashes)
+}
+
+// Len returns how many entries the cache holds that DropAll would drop,
+// by walking it.
+func (v *Verifier) Len() int {
+	n := 0
+	v.eachCached(func(*entry) { n++ })
+	return n
+}
+
+// eachCached calls fn, under a lock of the cache, for each entry of the
+// current epoch that has not expired.
+func (v *Verifier) eachCached(fn func(*entry)) {
+	epoch, now := v.epoch.Load(), v.now()
+	v.cache.IterValues(func(e *entry) bool {
+		if e.epoch == epoch && now.Before(e.expires) {
+			fn(e)
+		}
+		return false
+	})
+}
+
 // FeedHealthy records that every change committed before `at` has been
 // applied: a follower calls it with the time its last successful feed read
 // began. From the first call on, cached entries are trusted only while the
 // last such time is within StaleTTL.
 func (v *Verifier) FeedHealthy(at time.Time) { v.feedAt.Store(at.UnixNano()) }
+
+// FeedReconnected records, for metrics, that the change feed works again
+// after failing: followers call it.
+func (v *Verifier) FeedReconnected() { v.metrics.FeedReconnects.Inc() }
 
 // FeedLag returns how long ago the change feed was last known healthy, and
 // false when no feed has reported.

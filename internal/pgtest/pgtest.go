@@ -5,7 +5,9 @@
 // throwaway cluster is started once per test binary, on first use, from the
 // machine's initdb and pg_ctl, listening on a free port of 127.0.0.1 only,
 // and removed when the binary ends. Each call to URL creates a fresh, empty
-// database on that server and drops it when the test ends.
+// database on that server and drops it when the test ends. On a machine
+// without PostgreSQL, the tests that need it are skipped, unless
+// KEYGATE_TEST_REQUIRE_POSTGRES is set.
 //
 // A test package uses it from TestMain:
 //
@@ -13,6 +15,7 @@
 package pgtest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -22,6 +25,11 @@ import (
 // EnvDatabaseURL names the environment variable that points the tests at an
 // existing PostgreSQL server instead of a throwaway cluster.
 const EnvDatabaseURL = "KEYGATE_TEST_DATABASE_URL"
+
+// EnvRequirePostgres names the environment variable that makes a machine
+// without PostgreSQL fail the tests that need it, instead of skipping them:
+// CI sets it, so that they can never silently stop running there.
+const EnvRequirePostgres = "KEYGATE_TEST_REQUIRE_POSTGRES"
 
 var (
 	once     sync.Once
@@ -44,9 +52,20 @@ func Server(t testing.TB) *Cluster {
 		shared, startErr = newCluster()
 	})
 	if startErr != nil {
+		if skippable(startErr, os.Getenv) {
+			t.Skipf("pgtest: %v (set %s=1 to fail instead of skipping)", startErr, EnvRequirePostgres)
+		}
 		t.Fatalf("pgtest: %v", startErr)
 	}
 	return shared
+}
+
+// skippable reports whether the tests that need PostgreSQL may be skipped
+// after err: this machine has no PostgreSQL server programs, and
+// EnvRequirePostgres is not set. Any other failure to start a server is a
+// failure.
+func skippable(err error, getenv func(string) string) bool {
+	return errors.Is(err, errNoBinaries) && getenv(EnvRequirePostgres) == ""
 }
 
 // URL returns the URL of a fresh, empty database on the shared server. The

@@ -258,3 +258,18 @@ func TestKilledBinaryLeavesNoServer(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // polling the condition above
 	}
 }
+
+func TestSkippableOnlyWithoutPostgres(t *testing.T) {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	if !skippable(fmt.Errorf("starting: %w", errNoBinaries), getenv) {
+		t.Error("a machine without PostgreSQL does not skip")
+	}
+	if skippable(errors.New("initdb failed"), getenv) {
+		t.Error("a failing PostgreSQL skips")
+	}
+	env[EnvRequirePostgres] = "1"
+	if skippable(errNoBinaries, getenv) {
+		t.Errorf("with %s set, a machine without PostgreSQL skips", EnvRequirePostgres)
+	}
+}

@@ -28,6 +28,9 @@ func wrapErr(op string, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%s: %w", op, keystore.ErrNotFound)
 	}
+	if errIsDomain(err) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch {
@@ -54,6 +57,9 @@ func wrapErr(op string, err error) error {
 func unavailable(err error) bool {
 	if errors.Is(err, context.Canceled) {
 		return false // the caller gave up; the server may be fine
+	}
+	if errors.Is(err, pgx.ErrNoRows) || errIsDomain(err) {
+		return false // an answer: nothing matched, or not as wanted
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {

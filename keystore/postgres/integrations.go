@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/keygate/keygate/keystore"
@@ -12,17 +13,14 @@ import (
 // keystore.ParseBaseURL; a zero CreatedAt means now. It fails with
 // keystore.ErrIntegrationExists when the id is taken.
 func (s *Store) CreateIntegration(ctx context.Context, in keystore.Integration) error {
-	if !keystore.ValidIntegrationID(in.ID) {
-		return fmt.Errorf("creating integration: invalid id %q: want 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit", in.ID)
-	}
-	u, err := keystore.ParseBaseURL(in.BaseURL)
+	in, err := in.Normalize()
 	if err != nil {
-		return fmt.Errorf("creating integration %s: %w", in.ID, err)
+		return fmt.Errorf("creating integration: %w", err)
 	}
 	err = s.retry(false, func() error {
 		_, err := s.pool.Exec(ctx,
 			`INSERT INTO keygate_integrations (id, base_url, created_at) VALUES ($1, $2, COALESCE($3, now()))`,
-			in.ID, u.String(), nullTime(in.CreatedAt))
+			in.ID, in.BaseURL, nullTime(in.CreatedAt))
 		return err
 	})
 	if err != nil {
@@ -51,4 +49,62 @@ func (s *Store) ListIntegrations(ctx context.Context) ([]keystore.Integration, e
 		return nil, wrapErr("listing integrations", err)
 	}
 	return list, nil
+}
+
+// SetIntegrationURL changes the base URL of an integration and returns
+// it. It fails with keystore.ErrNotFound for an unknown integration.
+func (s *Store) SetIntegrationURL(ctx context.Context, id, baseURL string) (keystore.Integration, error) {
+	in, err := keystore.Integration{ID: id, BaseURL: baseURL}.Normalize()
+	if err != nil {
+		return keystore.Integration{}, fmt.Errorf("changing integration %s: %w", id, err)
+	}
+	err = s.retry(true, func() error {
+		err := s.pool.QueryRow(ctx, `UPDATE keygate_integrations SET base_url = $2 WHERE id = $1
+			RETURNING created_at`, in.ID, in.BaseURL).Scan(&in.CreatedAt)
+		in.CreatedAt = in.CreatedAt.UTC()
+		return err
+	})
+	if err != nil {
+		return keystore.Integration{}, wrapErr("changing integration "+id, err)
+	}
+	return in, nil
+}
+
+// RemoveIntegration removes the integration and every key of it in one
+// transaction and returns how many keys went. It fails with
+// keystore.ErrNotFound, or keystore.ErrIntegrationInUse when a key of it is
+// active at now, unless force.
+func (s *Store) RemoveIntegration(ctx context.Context, id string, force bool, now time.Time) (int, error) {
+	var removed int
+	err := s.retry(false, func() error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// FOR UPDATE also holds off keys being created meanwhile: their
+			// foreign key check locks the row too.
+			if err := tx.QueryRow(ctx, `SELECT id FROM keygate_integrations WHERE id = $1 FOR UPDATE`, id).Scan(&id); err != nil {
+				return err
+			}
+			if !force {
+				var active bool
+				if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM keygate_keys WHERE integration_id = $1
+					AND revoked_at IS NULL AND deleted_at IS NULL AND (expires_at IS NULL OR expires_at > $2))`,
+					id, now).Scan(&active); err != nil {
+					return err
+				}
+				if active {
+					return keystore.ErrIntegrationInUse
+				}
+			}
+			tag, err := tx.Exec(ctx, `DELETE FROM keygate_keys WHERE integration_id = $1`, id)
+			if err != nil {
+				return err
+			}
+			removed = int(tag.RowsAffected())
+			_, err = tx.Exec(ctx, `DELETE FROM keygate_integrations WHERE id = $1`, id)
+			return err
+		})
+	})
+	if err != nil {
+		return 0, wrapErr("removing integration "+id, err)
+	}
+	return removed, nil
 }

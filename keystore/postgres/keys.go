@@ -13,7 +13,9 @@ import (
 // lookupSQL finds a key's credential by hash through the unique index on
 // key_hash. pgx prepares it once per connection and reuses it (its default
 // cache-statement mode), as this is the verifier's cache-miss path.
-const lookupSQL = `SELECT k.id, k.name, k.integration_id, i.base_url, k.expires_at, k.revoked_at
+// A deleted key reads as revoked at its deletion.
+const lookupSQL = `SELECT k.id, k.name, k.integration_id, i.base_url, k.created_at, k.expires_at,
+	COALESCE(k.revoked_at, k.deleted_at)
 FROM keygate_keys k JOIN keygate_integrations i ON i.id = k.integration_id
 WHERE k.key_hash = $1`
 
@@ -27,10 +29,10 @@ const keyColumns = `id, name, integration_id, created_at, expires_at, revoked_at
 func (s *Store) LookupCredential(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
 	var c keystore.Credential
 	err := s.retry(true, func() error {
-		var expires, revoked nullableTime
+		var created, expires, revoked nullableTime
 		err := s.pool.QueryRow(ctx, lookupSQL, hash[:]).
-			Scan(&c.KeyID, &c.KeyName, &c.IntegrationID, &c.BaseURL, &expires, &revoked)
-		c.ExpiresAt, c.RevokedAt = expires.instant(), revoked.instant()
+			Scan(&c.KeyID, &c.KeyName, &c.IntegrationID, &c.BaseURL, &created, &expires, &revoked)
+		c.CreatedAt, c.ExpiresAt, c.RevokedAt = created.instant(), expires.instant(), revoked.instant()
 		return err
 	})
 	if err != nil {
@@ -43,7 +45,7 @@ func (s *Store) LookupCredential(ctx context.Context, hash keystore.Hash) (keyst
 // keystore.ErrUnknownIntegration when k.IntegrationID does not exist, and
 // when the id or the hash is taken.
 func (s *Store) CreateKey(ctx context.Context, k keystore.NewKey) error {
-	if err := validateKey(k); err != nil {
+	if err := k.Validate(); err != nil {
 		return fmt.Errorf("creating key: %w", err)
 	}
 	err := s.retry(false, func() error {
@@ -59,13 +61,13 @@ func (s *Store) CreateKey(ctx context.Context, k keystore.NewKey) error {
 	return nil
 }
 
-// ListKeys returns the keys that match f, ordered by creation time, then
-// id.
+// ListKeys returns the keys that match f, deleted ones left out, ordered
+// by creation time, then id.
 func (s *Store) ListKeys(ctx context.Context, f keystore.KeyFilter) ([]keystore.Key, error) {
-	sql := `SELECT ` + keyColumns + ` FROM keygate_keys`
+	sql := `SELECT ` + keyColumns + ` FROM keygate_keys WHERE deleted_at IS NULL`
 	var args []any
 	if f.IntegrationID != "" {
-		sql += ` WHERE integration_id = $1`
+		sql += ` AND integration_id = $1`
 		args = append(args, f.IntegrationID)
 	}
 	sql += ` ORDER BY created_at, id`
@@ -95,7 +97,7 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (keystor
 	err := s.retry(false, func() error {
 		var err error
 		k, err = scanKey(s.pool.QueryRow(ctx, `UPDATE keygate_keys SET revoked_at = $2
-			WHERE id = $1 AND revoked_at IS NULL RETURNING `+keyColumns, id, at))
+			WHERE id = $1 AND revoked_at IS NULL AND deleted_at IS NULL RETURNING `+keyColumns, id, at))
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -108,11 +110,11 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (keystor
 }
 
 // revokeFailure tells why no unrevoked key has this id: there is no such
-// key, or it is revoked already.
+// key (or it is deleted), or it is revoked already.
 func (s *Store) revokeFailure(ctx context.Context, id string) error {
 	var exists bool
 	err := s.retry(true, func() error {
-		return s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM keygate_keys WHERE id = $1)`, id).Scan(&exists)
+		return s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM keygate_keys WHERE id = $1 AND deleted_at IS NULL)`, id).Scan(&exists)
 	})
 	switch {
 	case err != nil:

@@ -1,6 +1,10 @@
 // Package postgres is the PostgreSQL implementation of keystore.Store, on
 // a pgx connection pool. Open applies the schema migrations by itself,
 // once, under an advisory lock.
+//
+// The store also keeps a change feed (keystore.Follower): triggers record
+// every change to keys and integrations, in commit order, and NOTIFY it;
+// Follow applies them to a gateway's cache as they commit.
 package postgres
 
 import (
@@ -10,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/keygate/keygate/keystore"
@@ -20,11 +25,19 @@ import (
 const defaultConnectTimeout = 10 * time.Second
 
 // Store is a keystore.Store in PostgreSQL. It is safe for concurrent use.
+// It also keeps the change feed that gateways follow (see Follow).
 type Store struct {
 	pool *pgxpool.Pool
+	// connConfig is what the change feed's dedicated connections are made
+	// from: the pool's, never one of its connections.
+	connConfig *pgx.ConnConfig
+	feed       feedSettings
 }
 
-var _ keystore.Store = (*Store)(nil)
+var (
+	_ keystore.Store    = (*Store)(nil)
+	_ keystore.Follower = (*Store)(nil)
+)
 
 // Open connects to the database at databaseURL (a postgres:// URL or a
 // libpq keyword/value string), checks that it answers, and migrates its
@@ -53,7 +66,7 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("migrating the schema of %s: %w", describe(cfg.ConnConfig.Config), err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, connConfig: cfg.ConnConfig.Copy(), feed: defaultFeedSettings()}, nil
 }
 
 // Pool returns the store's connection pool, for code that needs

@@ -18,6 +18,10 @@ func testLookupJoined(t *testing.T, s keystore.Store) {
 	if err != nil {
 		t.Fatalf("looking up a key: %v", err)
 	}
+	if !sameTime(got.CreatedAt, baseTime) {
+		t.Errorf("credential created at %v, want %v", got.CreatedAt, baseTime)
+	}
+	got.CreatedAt = time.Time{}
 	want := keystore.Credential{KeyID: k.ID, KeyName: "ci", IntegrationID: "weather", BaseURL: "https://weather.example.com/api"}
 	if got != want {
 		t.Fatalf("credential = %+v, want %+v", got, want)

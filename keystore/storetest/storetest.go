@@ -39,6 +39,15 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"Revoke/ThenLookup", testRevokeThenLookup},
 		{"Revoke/Twice", testRevokeTwice},
 		{"Revoke/Unknown", testRevokeUnknown},
+		{"Get/KnownUnknownDeleted", testGetKey},
+		{"Rotate/Grace", testRotateGrace},
+		{"Rotate/KeepsEarlierExpiry", testRotateKeepsEarlierExpiry},
+		{"Rotate/RevokedUnknownDeleted", testRotateRefused},
+		{"Delete/HidesAndRefuses", testDeleteKey},
+		{"Touch/OnlyForward", testTouchKeys},
+		{"Touch/Many", testTouchMany},
+		{"Integrations/SetURL", testSetIntegrationURL},
+		{"Integrations/Remove", testRemoveIntegration},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,113 @@
+package caddymodule
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/keygate/keygate/internal/pgtest"
+	"github.com/keygate/keygate/keystore/postgres"
+)
+
+// feedConnections returns how many change feed connections the database
+// has.
+func feedConnections(t *testing.T, conn *pgx.Conn) int {
+	t.Helper()
+	var n int
+	err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = $1`, postgres.FeedApplicationName).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestAppSharesOneFollower: configs sharing a store share its change feed
+// listener, and the last one to go stops it.
+func TestAppSharesOneFollower(t *testing.T) {
+	url := pgtest.URL(t)
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	waitFeeds := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n := feedConnections(t, conn)
+			if n == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d change feed connections, want %d", n, want)
+			}
+			time.Sleep(10 * time.Millisecond) // polling pg_stat_activity
+		}
+	}
+
+	first, second := &App{Database: url}, &App{Database: url}
+	for _, a := range []*App{first, second} {
+		if err := a.Provision(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFeeds(1)
+	other := &App{Database: url, StaleTTL: caddy.Duration(time.Minute)}
+	if err := other.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if other.shared == first.shared {
+		t.Fatal("a config with another stale_ttl shares a verifier built with the old one")
+	}
+	waitFeeds(2)
+	for _, a := range []*App{first, other} {
+		if err := a.Cleanup(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFeeds(1)
+	if err := second.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	// Destruct waited for the follower: its connection is closed already.
+	if n := feedConnections(t, conn); n != 0 {
+		t.Fatalf("%d change feed connections after the last config went, want 0", n)
+	}
+}
+
+// TestFollowerLogsToRunningConfig: the follower of a shared store logs
+// through the logger of the config that started last.
+func TestFollowerLogsToRunningConfig(t *testing.T) {
+	var src atomic.Pointer[zap.Logger]
+	logger := zap.New(currentCore{src: &src}).Named("keygate.feed")
+	logger.Info("dropped: no logger yet")
+
+	oldCore, oldLogs := observer.New(zapcore.InfoLevel)
+	src.Store(zap.New(oldCore))
+	logger.With(zap.Int("n", 1)).Info("first")
+	newCore, newLogs := observer.New(zapcore.WarnLevel)
+	src.Store(zap.New(newCore))
+	logger.Info("below the new config's level")
+	logger.Warn("second", zap.Int("n", 2))
+
+	if got := fmt.Sprint(oldLogs.Len(), newLogs.Len()); got != "1 1" {
+		t.Fatalf("entries in the old and new config's logs: %s, want 1 1", got)
+	}
+	if e := oldLogs.All()[0]; e.Message != "first" || e.LoggerName != "keygate.feed" || e.ContextMap()["n"] != int64(1) {
+		t.Errorf("old config's log got %+v", e)
+	}
+	if e := newLogs.All()[0]; e.Message != "second" || e.ContextMap()["n"] != int64(2) {
+		t.Errorf("new config's log got %+v", e)
+	}
+}

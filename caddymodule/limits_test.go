@@ -1,0 +1,163 @@
+package caddymodule
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/keystore"
+)
+
+// limitedFixture is a fixture whose app refuses a client after limit
+// failed authentications within a minute, on a clock the test moves.
+func limitedFixture(t *testing.T, limit int) (*fixture, *time.Time) {
+	t.Helper()
+	f := newFixture(t)
+	now := fixtureNow
+	l, err := keystore.NewFailureLimiter(keystore.FailureLimiterConfig{
+		Limit: limit, Window: time.Minute, Now: func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.app.failedAuth = l
+	return f, &now
+}
+
+func fromIP(r *http.Request, ip string) *http.Request {
+	r.RemoteAddr = ip + ":40000"
+	return r
+}
+
+func TestFailedAuthLimiterRefusesBeforeAnyLookup(t *testing.T) {
+	f, now := limitedFixture(t, 3)
+	h := f.handler("", false)
+	unknown := mustKey(t)
+	limited0 := counterValue(t, metrics.refused["rate_limited"])
+	for i := range 3 {
+		res := serveKeygate(h, fromIP(newRequest(bearer(unknown)), "198.51.100.7"))
+		if res.resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d: status %d, want 401", i+1, res.resp.StatusCode)
+		}
+	}
+	lookups := f.store.lookups.Load()
+
+	// Over the limit, even a valid key from that client is refused,
+	// without a lookup, until the window ends.
+	*now = now.Add(20 * time.Second)
+	res := serveKeygate(h, fromIP(newRequest(bearer(f.valid)), "198.51.100.7"))
+	if res.resp.StatusCode != http.StatusTooManyRequests || res.nextRan {
+		t.Fatalf("over the limit: status %d (next ran: %v), want 429", res.resp.StatusCode, res.nextRan)
+	}
+	if got := res.resp.Header.Get("Retry-After"); got != "40" {
+		t.Errorf("Retry-After %q, want 40 (the window's end)", got)
+	}
+	if res.resp.Header.Get("WWW-Authenticate") != "" || !strings.Contains(res.body, `"error"`) {
+		t.Errorf("429 has WWW-Authenticate %q and body %q", res.resp.Header.Get("WWW-Authenticate"), res.body)
+	}
+	if f.store.lookups.Load() != lookups {
+		t.Error("a refused client's request cost a store lookup")
+	}
+	entries := f.logs.FilterField(zap.String("reason", "rate_limited")).All()
+	if len(entries) != 1 || entries[0].Level.String() != "info" {
+		t.Errorf("auth log has %d rate_limited entries, want one at info", len(entries))
+	}
+	if got := counterValue(t, metrics.refused["rate_limited"]) - limited0; got != 1 {
+		t.Errorf("rate_limited refusals counted: %v, want 1", got)
+	}
+
+	// Another client is not affected.
+	if res := serveKeygate(h, fromIP(newRequest(bearer(f.valid)), "198.51.100.8")); !res.nextRan {
+		t.Fatalf("another client: status %d, want it passed on", res.resp.StatusCode)
+	}
+	// Once the window ended, the client is served again.
+	*now = now.Add(40 * time.Second)
+	if res := serveKeygate(h, fromIP(newRequest(bearer(f.valid)), "198.51.100.7")); !res.nextRan {
+		t.Fatalf("after the window: status %d, want it passed on", res.resp.StatusCode)
+	}
+}
+
+func TestFailedAuthLimiterCountsOnlyFailedKeys(t *testing.T) {
+	f, _ := limitedFixture(t, 2)
+	h := f.handler("", false)
+	// Missing credentials and real keys (revoked, expired, another
+	// integration's) are not guesses.
+	hp := f.handler("billing", false)
+	for range 3 {
+		serveKeygate(h, newRequest())
+		serveKeygate(h, newRequest(bearer(f.revoked)))
+		serveKeygate(h, newRequest(bearer(f.expired)))
+		serveKeygate(hp, newRequest(bearer(f.otherIntegration)))
+	}
+	if res := serveKeygate(h, newRequest(bearer(f.valid))); !res.nextRan {
+		t.Fatalf("after missing credentials and real keys: status %d, want it passed on", res.resp.StatusCode)
+	}
+	for _, key := range []string{mustKey(t), "kg_malformed"} {
+		serveKeygate(h, newRequest(bearer(key)))
+	}
+	if res := serveKeygate(h, newRequest(bearer(f.valid))); res.resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("after an unknown and a malformed key: status %d, want 429", res.resp.StatusCode)
+	}
+}
+
+func TestLimitsOff(t *testing.T) {
+	l := Limits{FailedAuthLimit: -1}
+	if err := l.provision(); err != nil {
+		t.Fatal(err)
+	}
+	if l.failedAuth != nil {
+		t.Fatal("failed_auth_limit off still builds a limiter")
+	}
+	if l.MaxConcurrentLookups != keystore.DefaultMaxConcurrentLookups {
+		t.Fatalf("max_concurrent_lookups default %d", l.MaxConcurrentLookups)
+	}
+}
+
+func TestRetryAfterSecs(t *testing.T) {
+	for wait, want := range map[time.Duration]int64{0: 1, time.Millisecond: 1, time.Second: 1, 1001 * time.Millisecond: 2, time.Minute: 60} {
+		if got := retryAfterSecs(wait); got != want {
+			t.Errorf("retryAfterSecs(%v) = %d, want %d", wait, got, want)
+		}
+	}
+}
+
+func TestLimitsCaddyfile(t *testing.T) {
+	var a App
+	d := caddyfile.NewTestDispenser(`keygate {
+		max_concurrent_lookups 8
+		failed_auth_limit off
+		failed_auth_window 30s
+	}`)
+	if err := a.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	if a.MaxConcurrentLookups != 8 || a.FailedAuthLimit != -1 || a.FailedAuthWindow != caddy.Duration(30*time.Second) {
+		t.Fatalf("parsed %+v", a.Limits)
+	}
+	for _, bad := range []string{
+		"max_concurrent_lookups 0", "max_concurrent_lookups off", "max_concurrent_lookups x",
+		"failed_auth_limit -3", "failed_auth_limit", "failed_auth_window 0s", "failed_auth_limit 5 6",
+	} {
+		var a App
+		if err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser("keygate {\n" + bad + "\n}")); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// counterValue reads a counter's value.
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}

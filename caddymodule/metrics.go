@@ -1,0 +1,141 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keygate/keygate/keystore"
+)
+
+// keygate's Prometheus metrics, served by Caddy's metrics endpoint (the
+// admin API's /metrics). The collectors are process-wide, so that counters
+// run on across config reloads; Caddy gives each config a fresh registry,
+// and each config's keygate app registers them into it. Labelled children
+// are resolved once, here: the request path only increments.
+type collectors struct {
+	authRequests    *prometheus.CounterVec
+	cacheHits       prometheus.Counter
+	cacheMisses     prometheus.Counter
+	lookupDuration  prometheus.Histogram
+	lookupsInFlight prometheus.Gauge
+	limiterRefusals *prometheus.CounterVec
+	feedReconnects  prometheus.Counter
+
+	allowed         prometheus.Counter            // auth requests allowed
+	refused         map[string]prometheus.Counter // auth requests refused, by reason
+	failedAuthLimit prometheus.Counter            // refusals of the failed-auth limiter
+	lookupLimit     prometheus.Counter            // refusals of the lookup cap
+}
+
+// metrics are the process's keygate collectors.
+var metrics = newCollectors()
+
+// refusals are every refusal, for their counters.
+var refusals = []*refusal{
+	refuseMissing, refuseMalformed, refuseUnknown, refuseRevoked, refuseExpired,
+	refuseWrongIntegration, refuseUnavailable, refuseRateLimited,
+}
+
+func newCollectors() *collectors {
+	const ns = "keygate"
+	c := &collectors{
+		authRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "auth_requests_total",
+			Help: "Requests the keygate handler authenticated, by result (allowed, refused) and the auth log's reason for refusals.",
+		}, []string{"result", "reason"}),
+		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "cache_hits_total",
+			Help: "Key verifications answered from the cache, known unknown keys included.",
+		}),
+		cacheMisses: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "cache_misses_total",
+			Help: "Key verifications that needed the key store.",
+		}),
+		lookupDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Name: "store_lookup_duration_seconds",
+			Help:    "Duration of key store lookups, whatever their outcome; the count is the number of lookups.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
+		lookupsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "store_lookups_in_flight",
+			Help: "Key store lookups under way.",
+		}),
+		limiterRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "limiter_refusals_total",
+			Help: "Requests refused by a limiter: failed_auth (429, a client over failed_auth_limit) or store_lookups (503, max_concurrent_lookups under way).",
+		}, []string{"limiter"}),
+		feedReconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "feed_reconnects_total",
+			Help: "Times the key store's change feed worked again after failing.",
+		}),
+		refused: make(map[string]prometheus.Counter, len(refusals)),
+	}
+	c.allowed = c.authRequests.WithLabelValues("allowed", "")
+	for _, rf := range refusals {
+		c.refused[rf.reason] = c.authRequests.WithLabelValues("refused", rf.reason)
+	}
+	c.failedAuthLimit = c.limiterRefusals.WithLabelValues("failed_auth")
+	c.lookupLimit = c.limiterRefusals.WithLabelValues("store_lookups")
+	return c
+}
+
+// verifier returns the verifier's instruments.
+func (c *collectors) verifier() keystore.Metrics {
+	return keystore.Metrics{
+		CacheHits:       c.cacheHits,
+		CacheMisses:     c.cacheMisses,
+		LookupDuration:  c.lookupDuration,
+		LookupsInFlight: c.lookupsInFlight,
+		LookupsRefused:  c.lookupLimit,
+		FeedReconnects:  c.feedReconnects,
+	}
+}
+
+// countRefusal counts a refused request.
+func (c *collectors) countRefusal(rf *refusal) {
+	if n, ok := c.refused[rf.reason]; ok {
+		n.Inc()
+	}
+	if rf == refuseRateLimited {
+		c.failedAuthLimit.Inc()
+	}
+}
+
+// register registers the collectors into reg, with the change feed's lag
+// as seen by v when the store has a feed. Registering twice is harmless.
+func (c *collectors) register(reg *prometheus.Registry, v *keystore.Verifier, followed bool) error {
+	if reg == nil {
+		return nil
+	}
+	all := []prometheus.Collector{c.authRequests, c.cacheHits, c.cacheMisses,
+		c.lookupDuration, c.lookupsInFlight, c.limiterRefusals, c.feedReconnects}
+	if followed {
+		all = append(all, feedLagGauge(v))
+	}
+	for _, col := range all {
+		if err := reg.Register(col); err != nil {
+			if are := (prometheus.AlreadyRegisteredError{}); !errors.As(err, &are) {
+				return fmt.Errorf("registering keygate metrics: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// feedLagGauge reports how long ago v's change feed was last known
+// healthy: about a second while it is, growing while it is down.
+func feedLagGauge(v *keystore.Verifier) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "keygate", Name: "feed_lag_seconds",
+		Help: "Time since the key store's change feed was last known healthy: under about a second while it is.",
+	}, func() float64 {
+		lag, ok := v.FeedLag(time.Now())
+		if !ok {
+			return 0
+		}
+		return lag.Seconds()
+	})
+}

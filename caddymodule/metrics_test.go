@@ -1,0 +1,59 @@
+package caddymodule
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keygate/keygate/keystore"
+)
+
+func TestMetricsRegisterIntoFreshRegistries(t *testing.T) {
+	v, err := keystore.NewVerifier(&memLookuper{}, keystore.VerifierConfig{MaxCost: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Close)
+	// Caddy gives each config a fresh pedantic registry; a config may
+	// register twice; the collectors outlive every registry.
+	for range 2 {
+		reg := prometheus.NewPedanticRegistry()
+		for range 2 {
+			if err := metrics.register(reg, v, true); err != nil {
+				t.Fatalf("registering: %v", err)
+			}
+		}
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatalf("gathering: %v", err)
+		}
+		got := map[string]bool{}
+		for _, f := range families {
+			got[f.GetName()] = true
+		}
+		for _, name := range []string{
+			"keygate_auth_requests_total", "keygate_cache_hits_total", "keygate_cache_misses_total",
+			"keygate_store_lookup_duration_seconds", "keygate_store_lookups_in_flight",
+			"keygate_limiter_refusals_total", "keygate_feed_lag_seconds", "keygate_feed_reconnects_total",
+		} {
+			if !got[name] {
+				t.Errorf("%s not gathered", name)
+			}
+		}
+	}
+	if err := metrics.register(nil, v, true); err != nil {
+		t.Fatalf("no registry: %v", err)
+	}
+}
+
+func TestEveryRefusalIsCounted(t *testing.T) {
+	for _, rf := range refusals {
+		if metrics.refused[rf.reason] == nil {
+			t.Errorf("refusal %q has no counter", rf.reason)
+		}
+		if strings.TrimSpace(rf.reason) == "" {
+			t.Error("a refusal has no reason")
+		}
+	}
+}

@@ -1,0 +1,165 @@
+package caddymodule
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/keygate/keygate/keystore"
+)
+
+// refusal is one way of refusing a request: the response (RFC 6750) and the
+// auth log entry. The client learns the status and the error code, never why
+// a key is invalid; the log's reason says why.
+type refusal struct {
+	reason    string        // the auth log's `reason`
+	status    int           // HTTP status
+	challenge string        // WWW-Authenticate; "" for none
+	body      string        // JSON body
+	level     zapcore.Level // level of the auth log entry
+}
+
+const (
+	challengeMissing  = `Bearer realm="keygate"`
+	challengeInvalid  = `Bearer realm="keygate", error="invalid_token"`
+	challengeScope    = `Bearer realm="keygate", error="insufficient_scope"`
+	bodyMissing       = `{"error":"missing_credentials"}` + "\n"
+	bodyInvalid       = `{"error":"invalid_token"}` + "\n"
+	bodyScope         = `{"error":"insufficient_scope"}` + "\n"
+	bodyUnavailable   = `{"error":"temporarily_unavailable"}` + "\n"
+	retryAfterSeconds = "1"
+)
+
+// The refusals, one per auth log reason.
+var (
+	refuseMissing          = &refusal{"missing", http.StatusUnauthorized, challengeMissing, bodyMissing, zapcore.InfoLevel}
+	refuseMalformed        = &refusal{"malformed", http.StatusUnauthorized, challengeInvalid, bodyInvalid, zapcore.InfoLevel}
+	refuseUnknown          = &refusal{"unknown", http.StatusUnauthorized, challengeInvalid, bodyInvalid, zapcore.InfoLevel}
+	refuseRevoked          = &refusal{"revoked", http.StatusUnauthorized, challengeInvalid, bodyInvalid, zapcore.WarnLevel}
+	refuseExpired          = &refusal{"expired", http.StatusUnauthorized, challengeInvalid, bodyInvalid, zapcore.WarnLevel}
+	refuseWrongIntegration = &refusal{"wrong_integration", http.StatusForbidden, challengeScope, bodyScope, zapcore.WarnLevel}
+	refuseUnavailable      = &refusal{"store_unavailable", http.StatusServiceUnavailable, "", bodyUnavailable, zapcore.InfoLevel}
+)
+
+// write sends the refusal's response. The request goes no further: neither
+// the next handler nor Caddy's error routes run.
+func (rf *refusal) write(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(rf.body)))
+	h.Set("Cache-Control", "no-store")
+	if rf.challenge != "" {
+		h.Set("WWW-Authenticate", rf.challenge)
+	}
+	if rf.status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", retryAfterSeconds)
+	}
+	w.WriteHeader(rf.status)
+	_, _ = w.Write([]byte(rf.body))
+}
+
+// logRefusal writes the auth log entry of a refused request. cred is the
+// key's record when one was found; pinned is the integration the route
+// requires, for wrong_integration.
+func (h *Handler) logRefusal(r *http.Request, rf *refusal, cred *keystore.Credential, pinned string, err error) {
+	ce := h.logger.Check(rf.level, "request refused")
+	if ce == nil {
+		return
+	}
+	fields := make([]zap.Field, 0, 12)
+	fields = append(fields, zap.String("reason", rf.reason))
+	if cred != nil && cred.KeyID != "" {
+		fields = append(fields,
+			zap.String("key_id", cred.KeyID),
+			zap.String("key_name", cred.KeyName),
+			zap.String("integration", cred.IntegrationID))
+	}
+	if rf == refuseWrongIntegration {
+		fields = append(fields, zap.String("route_integration", pinned))
+	}
+	fields = h.appendRequestFields(fields, r)
+	if err != nil {
+		fields = append(fields, zap.Error(err))
+	}
+	ce.Write(fields...)
+}
+
+// logAllowed writes the debug entry of an authenticated request.
+func (h *Handler) logAllowed(r *http.Request, cred *keystore.Credential) {
+	ce := h.logger.Check(zapcore.DebugLevel, "request allowed")
+	if ce == nil {
+		return
+	}
+	fields := make([]zap.Field, 0, 10)
+	fields = append(fields,
+		zap.String("key_id", cred.KeyID),
+		zap.String("key_name", cred.KeyName),
+		zap.String("integration", cred.IntegrationID))
+	ce.Write(h.appendRequestFields(fields, r)...)
+}
+
+// appendRequestFields appends what the auth log says of the request. Never
+// the Authorization header; and a key pasted into the URI or Host is
+// redacted.
+func (h *Handler) appendRequestFields(fields []zap.Field, r *http.Request) []zap.Field {
+	remoteIP, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		remoteIP = r.RemoteAddr
+	}
+	fields = append(fields, zap.String("remote_ip", remoteIP))
+	if clientIP, ok := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ok && clientIP != "" {
+		fields = append(fields, zap.String("client_ip", clientIP))
+	}
+	prefix := h.app.Prefix()
+	return append(fields,
+		zap.String("method", r.Method),
+		zap.String("host", redactKeys(r.Host, prefix)),
+		zap.String("uri", redactKeys(r.RequestURI, prefix)))
+}
+
+// redactMinLen is how many key characters after `<prefix>_` make a run
+// look like a key, or a piece of one, worth redacting.
+const redactMinLen = 16
+
+// redactKeys returns s with anything that looks like a key with this prefix
+// replaced by `<prefix>_REDACTED`.
+func redactKeys(s, prefix string) string {
+	if !strings.Contains(s, prefix) {
+		return s
+	}
+	marker := prefix + "_"
+	var b strings.Builder
+	for {
+		i := strings.Index(s, marker)
+		if i < 0 {
+			break
+		}
+		start := i + len(marker)
+		end := start
+		for end < len(s) && isKeyByte(s[end]) {
+			end++
+		}
+		b.WriteString(s[:start])
+		if end-start >= redactMinLen {
+			b.WriteString("REDACTED")
+		} else {
+			b.WriteString(s[start:end])
+		}
+		s = s[end:]
+	}
+	if b.Len() == 0 {
+		return s
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+func isKeyByte(c byte) bool {
+	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
+}

@@ -1,0 +1,45 @@
+package integration_tests
+
+import "testing"
+
+// world is a test's gateway setting: a harness, and two upstreams
+// registered as integrations through the command line:
+//
+//	echo     base URL <echo upstream>/v1, reached by the generic routes
+//	pinned   base URL <pinned upstream>, reached by the /pinned/ route
+type world struct {
+	h      *harness
+	echo   *upstream
+	pinned *upstream
+}
+
+// newWorld sets up a world on a fresh PostgreSQL database; start its
+// gateway with start.
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	return newWorldOn(t, newHarness(t))
+}
+
+// newWorldOn sets up a world on h's store.
+func newWorldOn(t *testing.T, h *harness) *world {
+	t.Helper()
+	w := &world{h: h, echo: newUpstream(t), pinned: newUpstream(t)}
+	w.h.addIntegration("echo", w.echo.URL+"/v1")
+	w.h.addIntegration("pinned", w.pinned.URL)
+	return w
+}
+
+// start starts a gateway in front of the world's upstreams.
+func (w *world) start(cfg gatewayConfig) *gateway {
+	w.h.t.Helper()
+	cfg.PinnedUpstream = w.pinned.hostPort(w.h.t)
+	return w.h.startGateway(cfg)
+}
+
+// startedWorld sets up a world and starts its gateway with the default
+// configuration.
+func startedWorld(t *testing.T) (*world, *gateway) {
+	t.Helper()
+	w := newWorld(t)
+	return w, w.start(gatewayConfig{})
+}

@@ -1,0 +1,118 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/keygate/keygate/keystore"
+)
+
+// GetKey returns the record of the key with this id. It fails with
+// keystore.ErrNotFound for an unknown or deleted key.
+func (s *Store) GetKey(ctx context.Context, id string) (keystore.Key, error) {
+	var k keystore.Key
+	err := s.retry(true, func() error {
+		var err error
+		k, err = scanKey(s.pool.QueryRow(ctx,
+			`SELECT `+keyColumns+` FROM keygate_keys WHERE id = $1 AND deleted_at IS NULL`, id))
+		return err
+	})
+	if err != nil {
+		return keystore.Key{}, wrapErr("reading key "+id, err)
+	}
+	return k, nil
+}
+
+// RotateKey stores next with the name and integration of the key old and
+// ends the old key at oldExpires (or its own earlier expiry), in one
+// transaction. It returns the old key's updated record and next as
+// stored. It fails with keystore.ErrNotFound or keystore.ErrAlreadyRevoked.
+func (s *Store) RotateKey(ctx context.Context, old string, next keystore.NewKey, oldExpires time.Time) (keystore.Key, error) {
+	if err := next.ValidateForRotation(); err != nil {
+		return keystore.Key{}, fmt.Errorf("rotating key %s: %w", old, err)
+	}
+	var updated keystore.Key
+	err := s.retry(false, func() error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			var revoked nullableTime
+			err := tx.QueryRow(ctx, `SELECT name, integration_id, revoked_at FROM keygate_keys
+				WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, old).Scan(&next.Name, &next.IntegrationID, &revoked)
+			if err != nil {
+				return err
+			}
+			if revoked.Valid {
+				return keystore.ErrAlreadyRevoked
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO keygate_keys
+				(id, integration_id, name, key_hash, created_at, expires_at)
+				VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6)`,
+				next.ID, next.IntegrationID, next.Name, next.Hash[:], nullTime(next.CreatedAt), next.ExpiresAt); err != nil {
+				return err
+			}
+			updated, err = scanKey(tx.QueryRow(ctx, `UPDATE keygate_keys
+				SET expires_at = LEAST(COALESCE(expires_at, $2), $2)
+				WHERE id = $1 RETURNING `+keyColumns, old, oldExpires))
+			return err
+		})
+	})
+	if err != nil {
+		return keystore.Key{}, wrapErr("rotating key "+old, err)
+	}
+	return updated, nil
+}
+
+// DeleteKey soft-deletes the key at `at` (now when zero) and returns its
+// record. It fails with keystore.ErrNotFound for an unknown or deleted key.
+func (s *Store) DeleteKey(ctx context.Context, id string, at time.Time) (keystore.Key, error) {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	var k keystore.Key
+	err := s.retry(false, func() error {
+		var err error
+		k, err = scanKey(s.pool.QueryRow(ctx, `UPDATE keygate_keys SET deleted_at = $2
+			WHERE id = $1 AND deleted_at IS NULL RETURNING `+keyColumns, id, at))
+		return err
+	})
+	if err != nil {
+		return keystore.Key{}, wrapErr("deleting key "+id, err)
+	}
+	return k, nil
+}
+
+// touchSQL moves last_used_at forward for many keys in one statement. The
+// change feed's trigger ignores last_used_at, so this never notifies.
+const touchSQL = `UPDATE keygate_keys k SET last_used_at = u.at
+FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
+WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`
+
+// TouchKeys records uses in one statement, only ever moving last_used_at
+// forward.
+func (s *Store) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(uses))
+	ats := make([]time.Time, 0, len(uses))
+	for id, at := range uses {
+		ids, ats = append(ids, id), append(ats, at)
+	}
+	err := s.retry(true, func() error {
+		_, err := s.pool.Exec(ctx, touchSQL, ids, ats)
+		return err
+	})
+	if err != nil {
+		return wrapErr(fmt.Sprintf("recording the use of %d keys", len(uses)), err)
+	}
+	return nil
+}
+
+// errIsDomain reports whether err is one of the keystore errors a store
+// method returns on purpose, which say nothing of the connection.
+func errIsDomain(err error) bool {
+	return errors.Is(err, keystore.ErrNotFound) || errors.Is(err, keystore.ErrAlreadyRevoked) ||
+		errors.Is(err, keystore.ErrIntegrationInUse)
+}

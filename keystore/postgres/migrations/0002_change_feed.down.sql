@@ -1,0 +1,12 @@
+DROP TRIGGER IF EXISTS keygate_integrations_truncate_feed ON keygate_integrations;
+DROP TRIGGER IF EXISTS keygate_integrations_delete_feed ON keygate_integrations;
+DROP TRIGGER IF EXISTS keygate_integrations_update_feed ON keygate_integrations;
+DROP TRIGGER IF EXISTS keygate_keys_truncate_feed ON keygate_keys;
+DROP TRIGGER IF EXISTS keygate_keys_update_feed ON keygate_keys;
+DROP TRIGGER IF EXISTS keygate_keys_insert_delete_feed ON keygate_keys;
+DROP FUNCTION IF EXISTS keygate_table_truncated();
+DROP FUNCTION IF EXISTS keygate_integrations_changed();
+DROP FUNCTION IF EXISTS keygate_keys_changed();
+DROP FUNCTION IF EXISTS keygate_feed_append(text, bytea, text, text);
+DROP TABLE IF EXISTS keygate_changes_pruned;
+DROP TABLE IF EXISTS keygate_changes;

@@ -1,0 +1,1 @@
+ALTER TABLE keygate_keys DROP COLUMN IF EXISTS deleted_at;

@@ -1,0 +1,114 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/keygate/keygate/keystore"
+)
+
+// CreateIntegration stores in, with its base URL normalized by
+// keystore.ParseBaseURL; a zero CreatedAt means now. It fails with
+// keystore.ErrIntegrationExists when the id is taken.
+func (s *Store) CreateIntegration(ctx context.Context, in keystore.Integration) error {
+	in, err := in.Normalize()
+	if err != nil {
+		return fmt.Errorf("creating integration: %w", err)
+	}
+	if in.CreatedAt.IsZero() {
+		in.CreatedAt = time.Now()
+	}
+	_, err = s.writer.ExecContext(ctx,
+		`INSERT INTO keygate_integrations (id, base_url, created_at) VALUES (?, ?, ?)`,
+		in.ID, in.BaseURL, formatTime(in.CreatedAt))
+	if err != nil {
+		return wrapErr("creating integration "+in.ID, err)
+	}
+	return nil
+}
+
+// ListIntegrations returns every integration, ordered by id.
+func (s *Store) ListIntegrations(ctx context.Context) ([]keystore.Integration, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT id, base_url, created_at FROM keygate_integrations ORDER BY id`)
+	if err != nil {
+		return nil, wrapErr("listing integrations", err)
+	}
+	defer rows.Close()
+	list := []keystore.Integration{}
+	for rows.Next() {
+		var in keystore.Integration
+		var created string
+		if err := rows.Scan(&in.ID, &in.BaseURL, &created); err != nil {
+			return nil, wrapErr("listing integrations", err)
+		}
+		if in.CreatedAt, err = parseTime(created); err != nil {
+			return nil, fmt.Errorf("listing integrations: created_at of %s: %w", in.ID, err)
+		}
+		list = append(list, in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr("listing integrations", err)
+	}
+	return list, nil
+}
+
+// SetIntegrationURL changes the base URL of an integration and returns
+// it. It fails with keystore.ErrNotFound for an unknown integration.
+func (s *Store) SetIntegrationURL(ctx context.Context, id, baseURL string) (keystore.Integration, error) {
+	in, err := keystore.Integration{ID: id, BaseURL: baseURL}.Normalize()
+	if err != nil {
+		return keystore.Integration{}, fmt.Errorf("changing integration %s: %w", id, err)
+	}
+	var created string
+	err = s.writer.QueryRowContext(ctx, `UPDATE keygate_integrations SET base_url = ? WHERE id = ?
+		RETURNING created_at`, in.BaseURL, in.ID).Scan(&created)
+	if err != nil {
+		return keystore.Integration{}, wrapErr("changing integration "+id, err)
+	}
+	if in.CreatedAt, err = parseTime(created); err != nil {
+		return keystore.Integration{}, fmt.Errorf("changing integration %s: created_at: %w", id, err)
+	}
+	return in, nil
+}
+
+// RemoveIntegration removes the integration and every key of it in one
+// transaction and returns how many keys went. It fails with
+// keystore.ErrNotFound, or keystore.ErrIntegrationInUse when a key of it is
+// active at now, unless force.
+func (s *Store) RemoveIntegration(ctx context.Context, id string, force bool, now time.Time) (int, error) {
+	var removed int
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM keygate_integrations WHERE id = ?`, id).Scan(&id); err != nil {
+			return err
+		}
+		if !force {
+			var active bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM keygate_keys WHERE integration_id = ?
+				AND revoked_at IS NULL AND deleted_at IS NULL
+				AND (expires_at IS NULL OR julianday(expires_at) > julianday(?)))`,
+				id, formatTime(now)).Scan(&active); err != nil {
+				return err
+			}
+			if active {
+				return keystore.ErrIntegrationInUse
+			}
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM keygate_keys WHERE integration_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		removed = int(n)
+		_, err = tx.ExecContext(ctx, `DELETE FROM keygate_integrations WHERE id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return 0, wrapErr("removing integration "+id, err)
+	}
+	return removed, nil
+}

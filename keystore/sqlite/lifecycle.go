@@ -1,0 +1,130 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keygate/keygate/keystore"
+)
+
+// GetKey returns the record of the key with this id. It fails with
+// keystore.ErrNotFound for an unknown or deleted key.
+func (s *Store) GetKey(ctx context.Context, id string) (keystore.Key, error) {
+	k, err := scanKey(s.reader.QueryRowContext(ctx,
+		`SELECT `+keyColumns+` FROM keygate_keys WHERE id = ? AND deleted_at IS NULL`, id))
+	if err != nil {
+		return keystore.Key{}, wrapErr("reading key "+id, err)
+	}
+	return k, nil
+}
+
+// inTx runs fn in a write transaction (BEGIN IMMEDIATE: the writer's
+// transactions take the write lock up front) and commits it unless fn
+// failed.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// RotateKey stores next with the name and integration of the key old and
+// ends the old key at oldExpires (or its own earlier expiry), in one
+// transaction. It returns the old key's updated record. It fails with
+// keystore.ErrNotFound or keystore.ErrAlreadyRevoked.
+func (s *Store) RotateKey(ctx context.Context, old string, next keystore.NewKey, oldExpires time.Time) (keystore.Key, error) {
+	if err := next.ValidateForRotation(); err != nil {
+		return keystore.Key{}, fmt.Errorf("rotating key %s: %w", old, err)
+	}
+	if next.CreatedAt.IsZero() {
+		next.CreatedAt = time.Now()
+	}
+	var updated keystore.Key
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var revoked sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT name, integration_id, revoked_at FROM keygate_keys
+			WHERE id = ? AND deleted_at IS NULL`, old).Scan(&next.Name, &next.IntegrationID, &revoked)
+		if err != nil {
+			return err
+		}
+		if revoked.Valid {
+			return keystore.ErrAlreadyRevoked
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO keygate_keys
+			(id, integration_id, name, key_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			next.ID, next.IntegrationID, next.Name, next.Hash[:], formatTime(next.CreatedAt), nullTime(next.ExpiresAt)); err != nil {
+			return err
+		}
+		// Compared as instants: an operator may have written expires_at in
+		// another form.
+		updated, err = scanKey(tx.QueryRowContext(ctx, `UPDATE keygate_keys
+			SET expires_at = CASE WHEN expires_at IS NOT NULL AND julianday(expires_at) <= julianday(?1)
+				THEN expires_at ELSE ?1 END
+			WHERE id = ?2 RETURNING `+keyColumns, formatTime(oldExpires), old))
+		return err
+	})
+	if err != nil {
+		return keystore.Key{}, wrapErr("rotating key "+old, err)
+	}
+	return updated, nil
+}
+
+// DeleteKey soft-deletes the key at `at` (now when zero) and returns its
+// record. It fails with keystore.ErrNotFound for an unknown or deleted key.
+func (s *Store) DeleteKey(ctx context.Context, id string, at time.Time) (keystore.Key, error) {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	k, err := scanKey(s.writer.QueryRowContext(ctx, `UPDATE keygate_keys SET deleted_at = ?
+		WHERE id = ? AND deleted_at IS NULL RETURNING `+keyColumns, formatTime(at), id))
+	if err != nil {
+		return keystore.Key{}, wrapErr("deleting key "+id, err)
+	}
+	return k, nil
+}
+
+// touchBatch bounds the keys of one statement of TouchKeys, well under
+// SQLite's limit on bound parameters.
+const touchBatch = 500
+
+// TouchKeys records uses, one statement per touchBatch keys, only ever
+// moving last_used_at forward. The change feed's trigger ignores
+// last_used_at, so this writes no feed row.
+func (s *Store) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
+	args := make([]any, 0, 2*min(len(uses), touchBatch))
+	for id, at := range uses {
+		args = append(args, id, formatTime(at))
+		if len(args) == 2*touchBatch {
+			if err := s.touch(ctx, args); err != nil {
+				return err
+			}
+			args = args[:0]
+		}
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	return s.touch(ctx, args)
+}
+
+// touch runs one statement for the (id, time) pairs in args.
+func (s *Store) touch(ctx context.Context, args []any) error {
+	n := len(args) / 2
+	values := strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
+	_, err := s.writer.ExecContext(ctx, `UPDATE keygate_keys SET last_used_at = u.at
+		FROM (SELECT column1 AS id, column2 AS at FROM (VALUES `+values+`)) AS u
+		WHERE keygate_keys.id = u.id
+			AND (keygate_keys.last_used_at IS NULL OR julianday(keygate_keys.last_used_at) < julianday(u.at))`, args...)
+	if err != nil {
+		return wrapErr(fmt.Sprintf("recording the use of %d keys", n), err)
+	}
+	return nil
+}

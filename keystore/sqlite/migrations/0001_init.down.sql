@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS keygate_keys;
+DROP TABLE IF EXISTS keygate_integrations;
