@@ -120,7 +120,17 @@ func (h *Handler) appendRequestFields(fields []zap.Field, r *http.Request) []zap
 	return append(fields,
 		zap.String("method", r.Method),
 		zap.String("host", redactKeys(r.Host, prefix)),
-		zap.String("uri", redactKeys(r.RequestURI, prefix)))
+		zap.String("uri", redactKeys(clientURI(r), prefix)))
+}
+
+// clientURI is the URI the client asked for, before any rewrite that ran
+// ahead of the handler (handle_path, uri strip_prefix): what an on-call
+// engineer searches the log for, as in Caddy's access log.
+func clientURI(r *http.Request) string {
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.RequestURI != "" {
+		return orig.RequestURI
+	}
+	return r.RequestURI
 }
 
 // redactMinLen is how many key characters after `<prefix>_` make a run

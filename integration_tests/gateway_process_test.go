@@ -41,6 +41,7 @@ type gatewayConfig struct {
 //
 //	/pinned/*          pinned to integration "pinned", plain reverse_proxy
 //	/by-name/<id>/*    pinned by a path_regexp placeholder
+//	/stripped/*        any integration, behind handle_path's prefix strip
 //	/forward/*         any integration, Authorization forwarded
 //	everything else    any integration, proxied to its base URL
 var caddyfile = template.Must(template.New("Caddyfile").Parse(`{
@@ -83,6 +84,13 @@ http://127.0.0.1:{{.Port}} {
 		keygate {
 			integration {re.byname.1}
 		}
+		reverse_proxy {
+			dynamic keygate
+			rewrite {keygate.integration.path}{uri}
+		}
+	}
+	handle_path /stripped/* {
+		keygate
 		reverse_proxy {
 			dynamic keygate
 			rewrite {keygate.integration.path}{uri}

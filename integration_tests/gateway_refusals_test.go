@@ -47,6 +47,9 @@ func TestGatewayRefusals(t *testing.T) {
 		{"revoked key", "/refused/revoked", "Bearer " + revoked.Key, 401, challengeInvalid, "revoked", "warn", &revoked},
 		{"expired key", "/refused/expired", "Bearer " + expired.Key, 401, challengeInvalid, "expired", "warn", &expired},
 		{"other integration's key", "/pinned/refused", "Bearer " + valid.Key, 403, challengeScope, "wrong_integration", "warn", &valid},
+		// The log names the URI the client sent, not the one handle_path
+		// left after stripping its prefix.
+		{"behind handle_path", "/stripped/refused?q=1", "", 401, challengeNoKey, "missing", "info", nil},
 	}
 	var invalidBodies [][]byte
 	for _, tc := range cases {
