@@ -43,3 +43,21 @@ func startedWorld(t *testing.T) (*world, *gateway) {
 	w := newWorld(t)
 	return w, w.start(gatewayConfig{})
 }
+
+// startedWorlds runs test against a started world on each store kind, as
+// parallel subtests: PostgreSQL, and the embedded SQLite store with the
+// command line in another process.
+func startedWorlds(t *testing.T, test func(t *testing.T, w *world, gw *gateway)) {
+	t.Helper()
+	stores := map[string]func(*testing.T) *harness{
+		"postgres": newHarness,
+		"sqlite":   newSQLiteHarness,
+	}
+	for name, harness := range stores {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorldOn(t, harness(t))
+			test(t, w, w.start(gatewayConfig{}))
+		})
+	}
+}
