@@ -91,7 +91,8 @@ test:
 ## starts PostgreSQL, an upstream, a forward_auth peer, stock Caddy (same
 ## Caddy version, same Go) and keygate on 127.0.0.1, drives each case with
 ## vegeta and prints one table. BENCHFLAGS passes options to
-## bench/cmd/kgbench, e.g. BENCHFLAGS='-rounds 3 -keep'. bench/ is a module
+## bench/cmd/kgbench, e.g. BENCHFLAGS='-rounds 3 -keep'; BENCHFLAGS=-scale
+## adds the 1,000,000-key store (about a minute more). bench/ is a module
 ## of its own, so that vegeta stays out of keygate's go.mod; -mod=mod lets
 ## it follow keygate's requirements as they change.
 bench: build

@@ -129,6 +129,7 @@ type storeKey struct {
 	lookupTimeout time.Duration
 	staleTTL      time.Duration
 	maxLookups    int
+	maxLookupRate int // lookups a second; negative: no limit
 	usageInterval time.Duration
 }
 
@@ -200,6 +201,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		lookupTimeout: time.Duration(a.LookupTimeout),
 		staleTTL:      time.Duration(a.StaleTTL),
 		maxLookups:    a.MaxConcurrentLookups,
+		maxLookupRate: a.MaxLookupRate,
 		usageInterval: time.Duration(a.LastUsedInterval),
 	}
 	val, loaded, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
@@ -305,6 +307,7 @@ func openSharedStore(ctx context.Context, key storeKey, logger *zap.Logger) (*sh
 		LookupTimeout:        key.lookupTimeout,
 		StaleTTL:             key.staleTTL,
 		MaxConcurrentLookups: key.maxLookups,
+		MaxLookupRate:        float64(key.maxLookupRate),
 		Metrics:              metrics.verifier(),
 	})
 	if err != nil {

@@ -47,6 +47,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		max_key_age    <duration>
 //		last_used_interval     <duration>
 //		max_concurrent_lookups <n>
+//		max_lookup_rate        <n>|off
 //		failed_auth_limit      <n>|off
 //		failed_auth_window     <duration>
 //	}
@@ -79,7 +80,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if a.KeyPrefix, err = singleArg(d); err == nil {
 				err = dispenserErr(d, checkKeyPrefix(a.KeyPrefix))
 			}
-		case "max_concurrent_lookups", "failed_auth_limit", "failed_auth_window":
+		case "max_concurrent_lookups", "max_lookup_rate", "failed_auth_limit", "failed_auth_window":
 			err = a.Limits.unmarshalOption(d, sub)
 		default:
 			return d.Errf("unrecognized keygate option %q", sub)

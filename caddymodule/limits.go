@@ -25,6 +25,18 @@ type Limits struct {
 	// key share one lookup. Default: 64.
 	MaxConcurrentLookups int `json:"max_concurrent_lookups,omitempty"`
 
+	// The most key store lookups this gateway starts per second, on
+	// average, with bursts of up to one second's worth. A key that is
+	// not cached while the budget is spent is refused with 503 and
+	// `Retry-After` (auth log reason `store_unavailable`), like one past
+	// max_concurrent_lookups: however fast the database answers, a flood
+	// of well-formed unknown keys from many addresses costs it no more
+	// than this. Cached keys, valid or known unknown, need no budget. Set
+	// it to what the database can spare for this gateway; a gateway
+	// restarted in front of many active keys warms up at this pace.
+	// Negative turns it off. Default: 5000.
+	MaxLookupRate int `json:"max_lookup_rate,omitempty"`
+
 	// How many failed authentications with a key that could be a guess —
 	// malformed or unknown — a client IP may have within
 	// failed_auth_window, counted from its first, before its requests are
@@ -55,6 +67,9 @@ var refuseRateLimited = &refusal{"rate_limited", http.StatusTooManyRequests, "",
 func (l *Limits) provision() error {
 	if l.MaxConcurrentLookups == 0 {
 		l.MaxConcurrentLookups = keystore.DefaultMaxConcurrentLookups
+	}
+	if l.MaxLookupRate == 0 {
+		l.MaxLookupRate = keystore.DefaultMaxLookupRate
 	}
 	if l.FailedAuthLimit == 0 {
 		l.FailedAuthLimit = keystore.DefaultFailureLimit

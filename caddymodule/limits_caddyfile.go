@@ -10,12 +10,15 @@ import (
 // option:
 //
 //	max_concurrent_lookups <n>
+//	max_lookup_rate        <n>|off
 //	failed_auth_limit      <n>|off
 //	failed_auth_window     <duration>
 func (l *Limits) unmarshalOption(d *caddyfile.Dispenser, name string) (err error) {
 	switch name {
 	case "max_concurrent_lookups":
 		l.MaxConcurrentLookups, err = positiveIntArg(d, false)
+	case "max_lookup_rate":
+		l.MaxLookupRate, err = positiveIntArg(d, true)
 	case "failed_auth_limit":
 		l.FailedAuthLimit, err = positiveIntArg(d, true)
 	case "failed_auth_window":

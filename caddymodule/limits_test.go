@@ -118,6 +118,13 @@ func TestLimitsOff(t *testing.T) {
 	if l.MaxConcurrentLookups != keystore.DefaultMaxConcurrentLookups {
 		t.Fatalf("max_concurrent_lookups default %d", l.MaxConcurrentLookups)
 	}
+	if l.MaxLookupRate != keystore.DefaultMaxLookupRate {
+		t.Fatalf("max_lookup_rate default %d", l.MaxLookupRate)
+	}
+	off := Limits{MaxLookupRate: -1}
+	if err := off.provision(); err != nil || off.MaxLookupRate != -1 {
+		t.Fatalf("max_lookup_rate off: %d, %v; want -1 kept", off.MaxLookupRate, err)
+	}
 }
 
 func TestRetryAfterSecs(t *testing.T) {
@@ -132,17 +139,19 @@ func TestLimitsCaddyfile(t *testing.T) {
 	var a App
 	d := caddyfile.NewTestDispenser(`keygate {
 		max_concurrent_lookups 8
+		max_lookup_rate 200
 		failed_auth_limit off
 		failed_auth_window 30s
 	}`)
 	if err := a.UnmarshalCaddyfile(d); err != nil {
 		t.Fatal(err)
 	}
-	if a.MaxConcurrentLookups != 8 || a.FailedAuthLimit != -1 || a.FailedAuthWindow != caddy.Duration(30*time.Second) {
+	if a.MaxConcurrentLookups != 8 || a.MaxLookupRate != 200 || a.FailedAuthLimit != -1 || a.FailedAuthWindow != caddy.Duration(30*time.Second) {
 		t.Fatalf("parsed %+v", a.Limits)
 	}
 	for _, bad := range []string{
 		"max_concurrent_lookups 0", "max_concurrent_lookups off", "max_concurrent_lookups x",
+		"max_lookup_rate 0", "max_lookup_rate -5", "max_lookup_rate 1.5", "max_lookup_rate",
 		"failed_auth_limit -3", "failed_auth_limit", "failed_auth_window 0s", "failed_auth_limit 5 6",
 	} {
 		var a App
@@ -160,4 +169,39 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestLookupRateRefusal: past max_lookup_rate, a key that needs the store
+// gets 503 with Retry-After, counted as a store_lookup_rate refusal, while
+// cached keys still pass.
+func TestLookupRateRefusal(t *testing.T) {
+	f := newFixture(t)
+	verifier, err := keystore.NewVerifier(f.store, keystore.VerifierConfig{
+		MaxCost:       1 << 20,
+		MaxLookupRate: 1,
+		Now:           func() time.Time { return fixtureNow },
+		Metrics:       metrics.verifier(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(verifier.Close)
+	f.app.shared = &sharedStore{verifier: verifier}
+	h := f.handler("", false)
+
+	if res := serveKeygate(h, newRequest(bearer(f.valid))); res.resp.StatusCode != http.StatusOK {
+		t.Fatalf("first lookup: status %d, want 200", res.resp.StatusCode)
+	}
+	before := counterValue(t, metrics.lookupRateLimit)
+	res := serveKeygate(h, newRequest(bearer(mustKey(t))))
+	if res.resp.StatusCode != http.StatusServiceUnavailable || res.resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("past the lookup rate: status %d, Retry-After %q; want 503 with Retry-After",
+			res.resp.StatusCode, res.resp.Header.Get("Retry-After"))
+	}
+	if got := counterValue(t, metrics.lookupRateLimit) - before; got != 1 {
+		t.Errorf("store_lookup_rate refusals: +%v, want +1", got)
+	}
+	if res := serveKeygate(h, newRequest(bearer(f.valid))); res.resp.StatusCode != http.StatusOK {
+		t.Fatalf("cached key past the lookup rate: status %d, want 200", res.resp.StatusCode)
+	}
 }

@@ -23,11 +23,14 @@ type collectors struct {
 	lookupsInFlight prometheus.Gauge
 	limiterRefusals *prometheus.CounterVec
 	feedReconnects  prometheus.Counter
+	usageFlushes    prometheus.Counter
+	usageKeys       prometheus.Counter
 
 	allowed         prometheus.Counter            // auth requests allowed
 	refused         map[string]prometheus.Counter // auth requests refused, by reason
 	failedAuthLimit prometheus.Counter            // refusals of the failed-auth limiter
 	lookupLimit     prometheus.Counter            // refusals of the lookup cap
+	lookupRateLimit prometheus.Counter            // refusals of the lookup rate
 }
 
 // metrics are the process's keygate collectors.
@@ -65,11 +68,19 @@ func newCollectors() *collectors {
 		}),
 		limiterRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "limiter_refusals_total",
-			Help: "Requests refused by a limiter: failed_auth (429, a client over failed_auth_limit) or store_lookups (503, max_concurrent_lookups under way).",
+			Help: "Requests refused by a limiter: failed_auth (429, a client over failed_auth_limit), store_lookups (503, max_concurrent_lookups under way) or store_lookup_rate (503, max_lookup_rate spent).",
 		}, []string{"limiter"}),
 		feedReconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Name: "feed_reconnects_total",
 			Help: "Times the key store's change feed worked again after failing.",
+		}),
+		usageFlushes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "last_used_flushes_total",
+			Help: "Batches of last-used times written (or attempted) to the key store, one statement each, every last_used_interval when keys were used.",
+		}),
+		usageKeys: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "last_used_keys_written_total",
+			Help: "Keys whose last-used time a batch wrote to the key store.",
 		}),
 		refused: make(map[string]prometheus.Counter, len(refusals)),
 	}
@@ -79,18 +90,23 @@ func newCollectors() *collectors {
 	}
 	c.failedAuthLimit = c.limiterRefusals.WithLabelValues("failed_auth")
 	c.lookupLimit = c.limiterRefusals.WithLabelValues("store_lookups")
+	c.lookupRateLimit = c.limiterRefusals.WithLabelValues("store_lookup_rate")
 	return c
 }
 
 // verifier returns the verifier's instruments.
 func (c *collectors) verifier() keystore.Metrics {
 	return keystore.Metrics{
-		CacheHits:       c.cacheHits,
-		CacheMisses:     c.cacheMisses,
-		LookupDuration:  c.lookupDuration,
-		LookupsInFlight: c.lookupsInFlight,
-		LookupsRefused:  c.lookupLimit,
-		FeedReconnects:  c.feedReconnects,
+		CacheHits:         c.cacheHits,
+		CacheMisses:       c.cacheMisses,
+		LookupDuration:    c.lookupDuration,
+		LookupsInFlight:   c.lookupsInFlight,
+		LookupsRefused:    c.lookupLimit,
+		LookupRateRefused: c.lookupRateLimit,
+		FeedReconnects:    c.feedReconnects,
+
+		LastUsedFlushes:     c.usageFlushes,
+		LastUsedKeysWritten: c.usageKeys,
 	}
 }
 
@@ -111,7 +127,8 @@ func (c *collectors) register(reg *prometheus.Registry, v *keystore.Verifier, fo
 		return nil
 	}
 	all := []prometheus.Collector{c.authRequests, c.cacheHits, c.cacheMisses,
-		c.lookupDuration, c.lookupsInFlight, c.limiterRefusals, c.feedReconnects}
+		c.lookupDuration, c.lookupsInFlight, c.limiterRefusals, c.feedReconnects,
+		c.usageFlushes, c.usageKeys}
 	if followed {
 		all = append(all, feedLagGauge(v))
 	}

@@ -36,6 +36,7 @@ func TestMetricsRegisterIntoFreshRegistries(t *testing.T) {
 			"keygate_auth_requests_total", "keygate_cache_hits_total", "keygate_cache_misses_total",
 			"keygate_store_lookup_duration_seconds", "keygate_store_lookups_in_flight",
 			"keygate_limiter_refusals_total", "keygate_feed_lag_seconds", "keygate_feed_reconnects_total",
+			"keygate_last_used_flushes_total", "keygate_last_used_keys_written_total",
 		} {
 			if !got[name] {
 				t.Errorf("%s not gathered", name)

@@ -20,6 +20,7 @@ func (s *sharedStore) startUsage(interval time.Duration) {
 		interval = keystore.DefaultUsageInterval
 	}
 	s.usage = keystore.NewUsageRecorder(s.store, usageFlushTimeout)
+	s.usage.SetMetrics(metrics.verifier())
 	go s.usage.Run(interval, func(err error) {
 		s.logger.Load().Warn("recording key uses failed; retrying at the next interval", zap.Error(err))
 	})

@@ -3,10 +3,12 @@ package integration_tests
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keygate/keygate/keystore"
 )
@@ -45,7 +47,7 @@ func (g *gateway) scrapeMetrics(t *testing.T) metricSamples {
 func TestGatewayMetrics(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	gw := w.start(gatewayConfig{FailedAuthLimit: "20"})
+	gw := w.start(gatewayConfig{FailedAuthLimit: "20", LastUsedInterval: "100ms"})
 	k := w.h.createKey("echo", "metrics")
 	revoked := w.h.createKey("echo", "metrics revoked")
 	w.h.mustCLI("keys", "revoke", revoked.ID)
@@ -73,7 +75,14 @@ func TestGatewayMetrics(t *testing.T) {
 			r.status, r.header.Get("Retry-After"))
 	}
 
-	m := gw.scrapeMetrics(t)
+	// The valid key's uses reach the store in a last-used batch within
+	// last_used_interval.
+	var m metricSamples
+	eventually(t, 10*time.Second, "a last-used batch written", func() (bool, string) {
+		m = gw.scrapeMetrics(t)
+		v := m["keygate_last_used_keys_written_total"]
+		return v >= 1, fmt.Sprintf("keygate_last_used_keys_written_total = %v", v)
+	})
 	atLeast := func(series string, min float64) {
 		t.Helper()
 		v, ok := m[series]
@@ -113,4 +122,10 @@ func TestGatewayMetrics(t *testing.T) {
 	atMost("keygate_feed_lag_seconds", 5)
 	atMost("keygate_feed_reconnects_total", 0)
 	atLeast("keygate_feed_reconnects_total", 0)
+	// One key was used; batches are written only when keys were used.
+	atLeast("keygate_last_used_flushes_total", 1)
+	atLeast("keygate_last_used_keys_written_total", 1)
+	if f, k := m["keygate_last_used_flushes_total"], m["keygate_last_used_keys_written_total"]; k > f {
+		t.Errorf("%v keys written by %v batches of the one key used", k, f)
+	}
 }

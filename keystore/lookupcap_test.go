@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // countMetric counts what the verifier reports to it.
@@ -18,11 +19,14 @@ func (c *countMetric) Inc()              { c.n.Add(1) }
 func (c *countMetric) Dec()              { c.n.Add(-1) }
 func (c *countMetric) Observe(v float64) { c.n.Add(1); c.sum.Add(int64(v * 1e9)) }
 
-type testMetrics struct{ hits, misses, duration, inFlight, refused, reconnects countMetric }
+type testMetrics struct {
+	hits, misses, duration, inFlight, refused, rateRefused, reconnects countMetric
+}
 
 func (m *testMetrics) metrics() Metrics {
 	return Metrics{CacheHits: &m.hits, CacheMisses: &m.misses, LookupDuration: &m.duration,
-		LookupsInFlight: &m.inFlight, LookupsRefused: &m.refused, FeedReconnects: &m.reconnects}
+		LookupsInFlight: &m.inFlight, LookupsRefused: &m.refused, LookupRateRefused: &m.rateRefused,
+		FeedReconnects: &m.reconnects}
 }
 
 func TestLookupCapRefusesPastMax(t *testing.T) {
@@ -164,5 +168,131 @@ func TestVerifyHitDoesNotAllocateWithMetrics(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { v.Verify(ctx, h) }); n != 0 {
 		t.Fatalf("a cache hit allocates %v times, want 0", n)
+	}
+}
+
+func TestLookupRateBucket(t *testing.T) {
+	r := newLookupRate(10) // a token every 100ms, 10 at most
+	t0 := time.Unix(1_800_000_000, 0).UnixNano()
+	ms := func(n int64) int64 { return t0 + n*int64(time.Millisecond) }
+	for i := range 10 {
+		if !r.allow(t0) {
+			t.Fatalf("lookup %d of a full bucket refused", i+1)
+		}
+	}
+	if r.allow(t0) {
+		t.Fatal("an 11th lookup at once was allowed")
+	}
+	if r.allow(ms(99)) {
+		t.Fatal("a token was back before 100ms")
+	}
+	if !r.allow(ms(100)) || r.allow(ms(100)) {
+		t.Fatal("want exactly one token back after 100ms")
+	}
+	// Idle for long, the bucket holds a second's worth, no more.
+	n := 0
+	for r.allow(ms(60_000)) {
+		n++
+	}
+	if n != 10 {
+		t.Fatalf("after a minute idle: %d lookups at once, want 10", n)
+	}
+	// Steady at the rate: every one allowed.
+	for i := int64(1); i <= 50; i++ {
+		if !r.allow(ms(60_000 + 100*i)) {
+			t.Fatalf("lookup at the rate (%d) refused", i)
+		}
+	}
+
+	off := newLookupRate(-1)
+	for range 1000 {
+		if !off.allow(t0) {
+			t.Fatal("no limit refused a lookup")
+		}
+	}
+	if half := newLookupRate(0.5); !half.allow(t0) || half.allow(ms(1999)) || !half.allow(ms(2000)) {
+		t.Fatal("0.5/s: want one at once, the next after 2s")
+	}
+}
+
+func TestLookupRateConcurrent(t *testing.T) {
+	r := newLookupRate(100)
+	now := time.Unix(1_800_000_000, 0).UnixNano()
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				if r.allow(now) {
+					allowed.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := allowed.Load(); got != 100 {
+		t.Fatalf("800 concurrent lookups at one instant: %d allowed, want the bucket's 100", got)
+	}
+}
+
+func TestVerifierLookupRate(t *testing.T) {
+	s := newMemStore()
+	var m testMetrics
+	var clock atomic.Int64
+	clock.Store(time.Unix(1_800_000_000, 0).UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	v, err := NewVerifier(s, VerifierConfig{MaxLookupRate: 2, Now: now, Metrics: m.metrics()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Close)
+	ctx := context.Background()
+
+	known := testKey(t)
+	s.set(known, testCred)
+	if _, err := v.Verify(ctx, known); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, testKey(t)); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("second lookup: %v, want ErrUnknownKey", err)
+	}
+	// The budget of 2 is spent: a third unknown key is refused without a
+	// lookup, and the refusal is not cached.
+	third := testKey(t)
+	if _, err := v.Verify(ctx, third); !errors.Is(err, ErrLookupsBusy) || !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("past the rate: %v, want ErrLookupsBusy wrapping ErrStoreUnavailable", err)
+	}
+	if got := s.lookups.Load(); got != 2 {
+		t.Errorf("store lookups: %d, want 2", got)
+	}
+	if got, busy := m.rateRefused.n.Load(), m.refused.n.Load(); got != 1 || busy != 0 {
+		t.Errorf("refused by the rate %d, by the cap %d; want 1 and 0", got, busy)
+	}
+	// A cached key needs no budget.
+	for range 100 {
+		if _, err := v.Verify(ctx, known); err != nil {
+			t.Fatalf("cached key while the budget is spent: %v", err)
+		}
+	}
+	// Half a second later, one lookup's worth is back.
+	clock.Add(int64(500 * time.Millisecond))
+	s.set(third, testCred)
+	if _, err := v.Verify(ctx, third); err != nil {
+		t.Fatalf("after 500ms: %v", err)
+	}
+	if _, err := v.Verify(ctx, testKey(t)); !errors.Is(err, ErrLookupsBusy) {
+		t.Fatalf("second lookup after 500ms: %v, want ErrLookupsBusy", err)
+	}
+
+	// Negative: no limit.
+	free, err := NewVerifier(s, VerifierConfig{MaxLookupRate: -1, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(free.Close)
+	for range 50 {
+		if _, err := free.Verify(ctx, testKey(t)); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("no rate limit: %v, want ErrUnknownKey", err)
+		}
 	}
 }

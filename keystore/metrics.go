@@ -9,6 +9,9 @@ type Gauge interface {
 	Dec()
 }
 
+// Adder counts events in batches. prometheus.Counter satisfies it.
+type Adder interface{ Add(float64) }
+
 // Observer records one measurement, such as a duration in seconds.
 // prometheus.Histogram satisfies it.
 type Observer interface{ Observe(float64) }
@@ -32,15 +35,26 @@ type Metrics struct {
 	// LookupsRefused counts lookups refused with ErrLookupsBusy because
 	// MaxConcurrentLookups were under way.
 	LookupsRefused Counter
+	// LookupRateRefused counts lookups refused with ErrLookupsBusy because
+	// MaxLookupRate's budget was spent.
+	LookupRateRefused Counter
 	// FeedReconnects counts the times a change feed worked again after
 	// failing; followers report them with Verifier.FeedReconnected.
 	FeedReconnects Counter
+	// LastUsedFlushes counts the batches of last-used times a
+	// UsageRecorder wrote (or tried to write) to the store: one
+	// Store.TouchKeys call each.
+	LastUsedFlushes Counter
+	// LastUsedKeysWritten counts the keys in the batches LastUsedFlushes
+	// counts that the store accepted.
+	LastUsedKeysWritten Adder
 }
 
 type nopMetric struct{}
 
 func (nopMetric) Inc()            {}
 func (nopMetric) Dec()            {}
+func (nopMetric) Add(float64)     {}
 func (nopMetric) Observe(float64) {}
 
 // withDefaults returns m with every nil instrument replaced by one that
@@ -62,8 +76,17 @@ func (m Metrics) withDefaults() Metrics {
 	if m.LookupsRefused == nil {
 		m.LookupsRefused = nop
 	}
+	if m.LookupRateRefused == nil {
+		m.LookupRateRefused = nop
+	}
 	if m.FeedReconnects == nil {
 		m.FeedReconnects = nop
+	}
+	if m.LastUsedFlushes == nil {
+		m.LastUsedFlushes = nop
+	}
+	if m.LastUsedKeysWritten == nil {
+		m.LastUsedKeysWritten = nop
 	}
 	return m
 }

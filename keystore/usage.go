@@ -33,6 +33,7 @@ type UsageRecorder struct {
 
 	flushMu  sync.Mutex // one flush at a time
 	flushes  atomic.Int64
+	metrics  Metrics // only LastUsedFlushes and LastUsedKeysWritten
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
@@ -41,7 +42,18 @@ type UsageRecorder struct {
 // NewUsageRecorder returns a recorder writing to store, each write bounded
 // by timeout. Start it with Run.
 func NewUsageRecorder(store Toucher, timeout time.Duration) *UsageRecorder {
-	return &UsageRecorder{store: store, timeout: timeout, stop: make(chan struct{}), done: make(chan struct{})}
+	return &UsageRecorder{store: store, timeout: timeout, metrics: Metrics{}.withDefaults(),
+		stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// SetMetrics makes the recorder count its flushes in m's LastUsedFlushes
+// and the keys they wrote in m.LastUsedKeysWritten; m's other instruments
+// are not used. Call it before Run. Only flushes touch the instruments,
+// never Record.
+func (u *UsageRecorder) SetMetrics(m Metrics) {
+	u.flushMu.Lock()
+	defer u.flushMu.Unlock()
+	u.metrics = m.withDefaults()
 }
 
 // Record notes that key id was used at `at`.
@@ -77,12 +89,14 @@ func (u *UsageRecorder) Flush(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, u.timeout)
 	defer cancel()
 	u.flushes.Add(1)
+	u.metrics.LastUsedFlushes.Inc()
 	if err := u.store.TouchKeys(ctx, batch); err != nil {
 		for id, at := range batch {
 			u.Record(id, at)
 		}
 		return err
 	}
+	u.metrics.LastUsedKeysWritten.Add(float64(len(batch)))
 	return nil
 }
 

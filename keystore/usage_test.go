@@ -102,3 +102,53 @@ func TestUsageRecorderRunAndClose(t *testing.T) {
 		t.Fatalf("after Close, written: %v", log.calls)
 	}
 }
+
+// sumMetric sums Inc and Add calls.
+type sumMetric struct {
+	mu sync.Mutex
+	n  float64
+}
+
+func (c *sumMetric) Inc() { c.Add(1) }
+func (c *sumMetric) Add(v float64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n += v
+}
+func (c *sumMetric) value() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+func TestUsageRecorderMetrics(t *testing.T) {
+	log := &touchLog{}
+	u := NewUsageRecorder(log, time.Second)
+	flushes, written := &sumMetric{}, &sumMetric{}
+	u.SetMetrics(Metrics{LastUsedFlushes: flushes, LastUsedKeysWritten: written})
+	at := time.Unix(1_800_000_000, 0)
+	u.Record("kid_a", at)
+	u.Record("kid_b", at)
+	if err := u.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Flush(t.Context()); err != nil { // nothing to write: not a flush
+		t.Fatal(err)
+	}
+	if f, w := flushes.value(), written.value(); f != 1 || w != 2 {
+		t.Fatalf("after one batch of 2 keys: flushes %v, keys written %v; want 1 and 2", f, w)
+	}
+	// A failed batch is a flush attempt, but writes no key.
+	log.err = errors.New("down")
+	u.Record("kid_a", at.Add(time.Second))
+	if err := u.Flush(t.Context()); err == nil {
+		t.Fatal("a failed write was not reported")
+	}
+	if f, w := flushes.value(), written.value(); f != 2 || w != 2 {
+		t.Fatalf("after a failed batch: flushes %v, keys written %v; want 2 and 2", f, w)
+	}
+	// Record touches no instrument and still allocates nothing.
+	if n := testing.AllocsPerRun(1000, func() { at = at.Add(time.Millisecond); u.Record("kid_a", at) }); n != 0 {
+		t.Fatalf("Record with metrics allocates %v times", n)
+	}
+}

@@ -47,6 +47,13 @@ type VerifierConfig struct {
 	// past it, a key that needs the store is refused with ErrLookupsBusy.
 	// Default DefaultMaxConcurrentLookups.
 	MaxConcurrentLookups int
+	// MaxLookupRate bounds the store lookups started per second, on
+	// average, with bursts of up to one second's worth; past it, a key
+	// that needs the store is refused with ErrLookupsBusy. It keeps a
+	// flood of unknown keys from many addresses from costing the database
+	// more than this, however fast it answers. Negative: no limit.
+	// Default DefaultMaxLookupRate.
+	MaxLookupRate float64
 	// Metrics receive the verifier's measurements; nil ones are skipped.
 	Metrics Metrics
 	// Now is the clock; time.Now when nil.
@@ -82,6 +89,7 @@ type Verifier struct {
 	stale   time.Duration
 	metrics Metrics
 	lookups lookupCap
+	rate    *lookupRate
 
 	// feedAt is when the change feed was last known healthy, in Unix
 	// nanoseconds; 0 while no feed reports, and entries then live by TTL
@@ -142,6 +150,9 @@ func NewVerifier(store Lookuper, cfg VerifierConfig) (*Verifier, error) {
 	if cfg.MaxConcurrentLookups == 0 {
 		cfg.MaxConcurrentLookups = DefaultMaxConcurrentLookups
 	}
+	if cfg.MaxLookupRate == 0 {
+		cfg.MaxLookupRate = DefaultMaxLookupRate
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -168,6 +179,7 @@ func NewVerifier(store Lookuper, cfg VerifierConfig) (*Verifier, error) {
 		stale:      cfg.StaleTTL,
 		metrics:    cfg.Metrics.withDefaults(),
 		lookups:    lookupCap{max: int64(cfg.MaxConcurrentLookups)},
+		rate:       newLookupRate(cfg.MaxLookupRate),
 		tombstones: make(map[Hash]tombstone),
 	}, nil
 }
@@ -294,9 +306,13 @@ func (v *Verifier) read(ctx context.Context, hash Hash) (*entry, error) {
 	return e, nil
 }
 
-// lookup asks the store, within the cap on concurrent lookups and the
-// lookup timeout, and measures it.
+// lookup asks the store, within the lookup rate, the cap on concurrent
+// lookups and the lookup timeout, and measures it.
 func (v *Verifier) lookup(ctx context.Context, hash Hash) (Credential, error) {
+	if !v.rate.allow(v.now().UnixNano()) {
+		v.metrics.LookupRateRefused.Inc()
+		return Credential{}, ErrLookupsBusy
+	}
 	if !v.lookups.acquire() {
 		v.metrics.LookupsRefused.Inc()
 		return Credential{}, ErrLookupsBusy

@@ -55,10 +55,14 @@ http://127.0.0.1:{{.Forward}} {
 `))
 
 // keygateCaddyfile is keygate's: a static reverse_proxy and the dynamic
-// upstream of the key's integration, with the app's default settings.
+// upstream of the key's integration, with the app's default settings but
+// for -max-lookup-rate's.
 var keygateCaddyfile = template.Must(template.New("keygate").Parse(`{
 ` + globalOptions + `	keygate {
 		database "{{.Database}}"
+		{{- with .MaxLookupRate}}
+		max_lookup_rate {{.}}
+		{{- end}}
 	}
 }
 

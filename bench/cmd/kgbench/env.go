@@ -37,6 +37,10 @@ type benchEnv struct {
 	staticURL, dynamicURL           string
 
 	legit, cold createdKey
+
+	// gatewayData is what the Caddyfile templates are rendered with, for
+	// the scale cases' fresh gateway.
+	gatewayData map[string]any
 }
 
 // ports is how many free ports the harness takes: upstream, peer, two
@@ -87,7 +91,9 @@ func setUp(ctx context.Context, cfg config) (*benchEnv, error) {
 	data := map[string]any{
 		"Upstream": upPort, "Peer": peerPort, "Key": e.legit.Key, "Database": e.db.url,
 		"Plain": p[4], "Header": p[5], "Forward": p[6], "Static": p[7], "Dynamic": p[8],
+		"MaxLookupRate": cfg.maxLookupRate,
 	}
+	e.gatewayData = data
 	if e.plain, err = e.startGateway("plaincaddy", cfg.caddy, plainCaddyfile, plainAdmin, data, e.plainURL, e.headerURL, e.forwardURL); err != nil {
 		return e, err
 	}

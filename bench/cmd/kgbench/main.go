@@ -12,6 +12,12 @@
 // cannot hide the requests queued behind it; medians of -rounds
 // interleaved rounds are shown. Ratios within one run are what to compare:
 // absolute figures drift on shared machines.
+//
+// After the table come the scale cases (scale.go): hits and cold lookups
+// in front of a store of 1,000 keys and, with -scale, of a million
+// (bulk-loaded with COPY in about half a minute, hence optional), with
+// keygate's RSS; and a fresh keygate started in front of 10,000 active
+// keys, timed back to 0.9 of its warmed throughput.
 package main
 
 import (
@@ -34,6 +40,9 @@ type config struct {
 	hold            bool
 	profileCase     string
 	profileOut      string
+	scale           bool
+	scaleKeys       int
+	maxLookupRate   string
 }
 
 func main() {
@@ -54,6 +63,9 @@ func main() {
 	flag.BoolVar(&cfg.hold, "hold", false, "set up, print the addresses, and wait for a signal instead of benchmarking")
 	flag.StringVar(&cfg.profileCase, "profile", "", "take a CPU profile of the gateway during the first round of this case (name as in the table)")
 	flag.StringVar(&cfg.profileOut, "profile-out", "kgbench.cpu.prof", "where -profile writes the profile")
+	flag.BoolVar(&cfg.scale, "scale", false, "also bulk-load the store to -scale-keys keys and measure hits, cold lookups and RSS in front of it (adds about a minute)")
+	flag.IntVar(&cfg.scaleKeys, "scale-keys", 1_000_000, "the store's size for -scale")
+	flag.StringVar(&cfg.maxLookupRate, "max-lookup-rate", "", "keygate's max_lookup_rate (a number, or off); default keygate's")
 	flag.Parse()
 
 	if *role != "" {
@@ -96,6 +108,11 @@ func run(ctx context.Context, cfg config) error {
 	b := &bench{cfg: cfg, env: env, cases: cases}
 	b.measure()
 	b.print(os.Stdout, cold)
+	sc, err := env.scale(ctx)
+	if err != nil {
+		return fmt.Errorf("scale cases: %w", err)
+	}
+	printScale(os.Stdout, sc, cfg)
 	fmt.Printf("kgbench: done in %.1fs\n", time.Since(began).Seconds())
 	return nil
 }
