@@ -3,14 +3,12 @@ package keystore
 import (
 	"context"
 	"testing"
-	"time"
 
 	"go.uber.org/zap"
 )
 
 func TestApplyFeed(t *testing.T) {
-	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
-	v := newTestVerifier(t, s, clock)
+	s, _, v := newFixture(t)
 	a, b := testKey(t), testKey(t)
 	s.set(a, testCred)
 	s.set(b, testCred)

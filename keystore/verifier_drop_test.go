@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 )
 
 func TestInvalidateKeyID(t *testing.T) {
-	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
-	v := newTestVerifier(t, s, clock)
+	s, clock, v := newFixture(t)
 	a, b, unknown := testKey(t), testKey(t), testKey(t)
 	other := testCred
 	other.KeyID = "kid_00000000000000000002"

@@ -77,6 +77,13 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// newFixture returns a verifier over an empty memStore, on a fake clock.
+func newFixture(t testing.TB) (*memStore, *fakeClock, *Verifier) {
+	t.Helper()
+	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
+	return s, clock, newTestVerifier(t, s, clock)
+}
+
 func newTestVerifier(t testing.TB, s Lookuper, clock *fakeClock) *Verifier {
 	t.Helper()
 	v, err := NewVerifier(s, VerifierConfig{MaxCost: 1 << 20, Now: clock.Now})
@@ -99,8 +106,7 @@ func testKey(t testing.TB) Hash {
 var testCred = Credential{KeyID: "kid_00000000000000000001", KeyName: "ci", IntegrationID: "crm", BaseURL: "http://127.0.0.1:1/v1"}
 
 func TestVerifyCachesHits(t *testing.T) {
-	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
-	v := newTestVerifier(t, s, clock)
+	s, _, v := newFixture(t)
 	h := testKey(t)
 	s.set(h, testCred)
 	for i := 0; i < 5; i++ {
@@ -115,8 +121,7 @@ func TestVerifyCachesHits(t *testing.T) {
 }
 
 func TestVerifyConcurrentFirstUseCostsOneLookup(t *testing.T) {
-	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
-	v := newTestVerifier(t, s, clock)
+	s, _, v := newFixture(t)
 	h := testKey(t)
 	s.set(h, testCred)
 	s.gate = make(chan struct{})
@@ -146,8 +151,7 @@ func TestVerifyConcurrentFirstUseCostsOneLookup(t *testing.T) {
 }
 
 func TestVerifyNegativeCache(t *testing.T) {
-	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
-	v := newTestVerifier(t, s, clock)
+	s, clock, v := newFixture(t)
 	h := testKey(t)
 	for i := 0; i < 3; i++ {
 		if _, err := v.Verify(context.Background(), h); !errors.Is(err, ErrUnknownKey) {
@@ -170,8 +174,7 @@ func TestVerifyNegativeCache(t *testing.T) {
 }
 
 func TestVerifyTTLBoundsStaleness(t *testing.T) {
-	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
-	v := newTestVerifier(t, s, clock)
+	s, clock, v := newFixture(t)
 	h := testKey(t)
 	s.set(h, testCred)
 	if _, err := v.Verify(context.Background(), h); err != nil {
@@ -192,8 +195,7 @@ func TestVerifyTTLBoundsStaleness(t *testing.T) {
 }
 
 func TestVerifyExpiryFromCachedRecord(t *testing.T) {
-	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
-	v := newTestVerifier(t, s, clock)
+	s, clock, v := newFixture(t)
 	h := testKey(t)
 	c := testCred
 	c.ExpiresAt = clock.Now().Add(time.Second)
@@ -211,8 +213,7 @@ func TestVerifyExpiryFromCachedRecord(t *testing.T) {
 }
 
 func TestVerifyStoreFailureIsNotCached(t *testing.T) {
-	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
-	v := newTestVerifier(t, s, clock)
+	s, _, v := newFixture(t)
 	h := testKey(t)
 	s.set(h, testCred)
 	s.setErr(errors.New("connection refused"))
@@ -231,8 +232,7 @@ func TestVerifyStoreFailureIsNotCached(t *testing.T) {
 }
 
 func TestInvalidate(t *testing.T) {
-	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
-	v := newTestVerifier(t, s, clock)
+	s, clock, v := newFixture(t)
 	a, b := testKey(t), testKey(t)
 	s.set(a, testCred)
 	s.set(b, testCred)
@@ -257,8 +257,7 @@ func TestInvalidate(t *testing.T) {
 }
 
 func TestDropAll(t *testing.T) {
-	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
-	v := newTestVerifier(t, s, clock)
+	s, _, v := newFixture(t)
 	h := testKey(t)
 	s.set(h, testCred)
 	if _, err := v.Verify(context.Background(), h); err != nil {
@@ -278,8 +277,7 @@ func TestDropAll(t *testing.T) {
 // then does the read finish and cache what it saw. With a bare ristretto
 // cache that late Set brings the revoked key back; here it must not.
 func TestNoResurrection(t *testing.T) {
-	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
-	v := newTestVerifier(t, s, clock)
+	s, clock, v := newFixture(t)
 	h := testKey(t)
 	s.set(h, testCred)
 	s.gate, s.entered = make(chan struct{}), make(chan struct{})
@@ -314,8 +312,7 @@ func TestNoResurrection(t *testing.T) {
 // with -race. Whatever the interleaving, once the last revocation has been
 // invalidated no verify may accept the key.
 func TestNoResurrectionUnderLoad(t *testing.T) {
-	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
-	v := newTestVerifier(t, s, clock)
+	s, clock, v := newFixture(t)
 	h := testKey(t)
 	s.set(h, testCred)
 	stop := make(chan struct{})
@@ -351,8 +348,7 @@ func TestNoResurrectionUnderLoad(t *testing.T) {
 }
 
 func TestTombstonesArePruned(t *testing.T) {
-	s, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
-	v := newTestVerifier(t, s, clock)
+	_, clock, v := newFixture(t)
 	for i := 0; i < 10; i++ {
 		v.Invalidate(testKey(t))
 	}
