@@ -7,6 +7,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/poll"
 )
 
 // authLogger is the logger of keygate's auth log.
@@ -52,7 +54,7 @@ func (g *gateway) logEntries(t *testing.T) []logEntry {
 func (g *gateway) authEntry(t *testing.T, uri string) logEntry {
 	t.Helper()
 	var found []logEntry
-	eventually(t, 10*time.Second, "auth log entry for "+uri, func() (bool, string) {
+	poll.Until(t, 10*time.Second, "auth log entry for "+uri, func() (bool, string) {
 		found = found[:0]
 		for _, e := range g.logEntries(t) {
 			if e.str("logger") == authLogger && e.str("uri") == uri {

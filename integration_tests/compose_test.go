@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/poll"
 )
 
 // composeGateways are the gateway services of compose.yaml.
@@ -106,7 +108,7 @@ func TestComposeTwoGatewaysShareRevocation(t *testing.T) {
 	// docker compose exec gateway-2 keygate keys revoke <id>
 	h.mustCLI("keys", "revoke", k.ID)
 	for i, g := range gateways {
-		eventually(t, 2*time.Second, composeGateways[i]+" refusing the revoked key", func() (bool, string) {
+		poll.Until(t, 2*time.Second, composeGateways[i]+" refusing the revoked key", func() (bool, string) {
 			r := g.get(t, "/hello", k.Key)
 			return r.status == http.StatusUnauthorized, fmt.Sprintf("status %d", r.status)
 		})
@@ -153,7 +155,7 @@ func startDemo(t *testing.T, bin string, command []string) string {
 		}
 	})
 	base := "http://" + addr
-	eventually(t, 30*time.Second, "the demo answering", func() (bool, string) {
+	poll.Until(t, 30*time.Second, "the demo answering", func() (bool, string) {
 		resp, err := http.Get(base + "/")
 		if err != nil {
 			return false, err.Error()

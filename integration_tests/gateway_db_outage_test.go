@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/internal/pgtest"
+	"github.com/keygate/keygate/internal/poll"
 )
 
 // TestGatewayDatabaseDown stops PostgreSQL under traffic: a cached key
@@ -34,7 +35,7 @@ func TestGatewayDatabaseDown(t *testing.T) {
 		t.Errorf("a key not in cache while PostgreSQL is down: status %d, Retry-After %q; want 503 with Retry-After",
 			r.status, r.header.Get("Retry-After"))
 	}
-	eventually(t, staleTTL+5*time.Second, "the cached key refused once stale_ttl has passed", func() (bool, string) {
+	poll.Until(t, staleTTL+5*time.Second, "the cached key refused once stale_ttl has passed", func() (bool, string) {
 		all := statuses.all()
 		if len(all) == 0 {
 			return false, "no request answered yet"
@@ -68,13 +69,13 @@ func TestGatewayDatabaseDown(t *testing.T) {
 	}
 
 	cluster.Start(t)
-	eventually(t, 10*time.Second, "the cached key allowed again once PostgreSQL is back", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "the cached key allowed again once PostgreSQL is back", func() (bool, string) {
 		r := gw.get(t, "/back", cached.Key)
 		return r.status == http.StatusOK, fmt.Sprintf("status %d", r.status)
 	})
 	gw.get(t, "/uncached-back", uncached.Key).echoed(t)
 	w.h.mustCLI("keys", "revoke", cached.ID)
-	eventually(t, propagationBound, "a revocation made after the restart applied", func() (bool, string) {
+	poll.Until(t, propagationBound, "a revocation made after the restart applied", func() (bool, string) {
 		r := gw.get(t, "/revoked", cached.Key)
 		return r.status == http.StatusUnauthorized, fmt.Sprintf("status %d", r.status)
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keygate/keygate/internal/pgtest"
+	"github.com/keygate/keygate/internal/poll"
 )
 
 // propagationBound is what the tests assert of the time from a
@@ -61,7 +62,7 @@ func (h *harness) createKeys(n int) []createdKey {
 func warm(t *testing.T, gws []*gateway, keys ...createdKey) {
 	t.Helper()
 	for _, g := range gws {
-		eventually(t, 10*time.Second, "the gateway applying the creation of the keys", func() (bool, string) {
+		poll.Until(t, 10*time.Second, "the gateway applying the creation of the keys", func() (bool, string) {
 			created := make(map[string]bool)
 			for _, e := range g.logEntries(t) {
 				if e.str("msg") == "key changed" && e.str("op") == "insert" {
@@ -160,7 +161,7 @@ func TestRevocationWhileListenersCutOff(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 10*time.Second, "three listeners", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "three listeners", func() (bool, string) {
 		n := feedConnections(t, psql)
 		return n == len(gws), fmt.Sprintf("%d listeners", n)
 	})
@@ -172,7 +173,7 @@ func TestRevocationWhileListenersCutOff(t *testing.T) {
 	if terminated != len(gws) {
 		t.Fatalf("terminated %d listeners, want %d", terminated, len(gws))
 	}
-	eventually(t, 10*time.Second, "listeners gone", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "listeners gone", func() (bool, string) {
 		n := feedConnections(t, psql)
 		return n == 0, fmt.Sprintf("%d listeners", n)
 	})
@@ -187,7 +188,7 @@ func TestRevocationWhileListenersCutOff(t *testing.T) {
 	}
 	allowConnections(true)
 	for i, g := range gws {
-		eventually(t, 10*time.Second, fmt.Sprintf("gateway %d refusing the key revoked while it was cut off", i+1), func() (bool, string) {
+		poll.Until(t, 10*time.Second, fmt.Sprintf("gateway %d refusing the key revoked while it was cut off", i+1), func() (bool, string) {
 			r := g.get(t, "/reconnected", k.Key)
 			return r.status == http.StatusUnauthorized, fmt.Sprintf("status %d", r.status)
 		})

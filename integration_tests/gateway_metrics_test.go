@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/poll"
 	"github.com/keygate/keygate/keystore"
 )
 
@@ -78,7 +79,7 @@ func TestGatewayMetrics(t *testing.T) {
 	// The valid key's uses reach the store in a last-used batch within
 	// last_used_interval.
 	var m metricSamples
-	eventually(t, 10*time.Second, "a last-used batch written", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "a last-used batch written", func() (bool, string) {
 		m = gw.scrapeMetrics(t)
 		v := m["keygate_last_used_keys_written_total"]
 		return v >= 1, fmt.Sprintf("keygate_last_used_keys_written_total = %v", v)

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/keygate/keygate/internal/poll"
 )
 
 // gatewayConfig is what varies between the gateways of the tests.
@@ -266,7 +268,7 @@ func (g *gateway) waitReady() error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("gateway not serving after %v: %v", startupTimeout, err)
 		}
-		time.Sleep(pollInterval)
+		time.Sleep(poll.Interval) // polling readiness
 	}
 }
 

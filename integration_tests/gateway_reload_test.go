@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/poll"
 )
 
 // TestGatewayReloadUnderLoad reloads the gateway's config while clients
@@ -19,7 +21,7 @@ import (
 func stableGoroutines(t *testing.T, g *gateway) int {
 	t.Helper()
 	last := g.goroutines(t)
-	eventually(t, 10*time.Second, "a stable goroutine count", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "a stable goroutine count", func() (bool, string) {
 		n := g.goroutines(t)
 		stable := n == last
 		last = n
@@ -35,7 +37,7 @@ func TestGatewayReloadUnderLoad(t *testing.T) {
 	k := w.h.createKey("echo", "under load")
 	warm(t, []*gateway{gw}, k)
 	psql := w.h.dbConn()
-	eventually(t, 10*time.Second, "one listener", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "one listener", func() (bool, string) {
 		n := feedConnections(t, psql)
 		return n == 1, fmt.Sprintf("%d listeners", n)
 	})
@@ -103,7 +105,7 @@ func TestGatewayReloadUnderLoad(t *testing.T) {
 		if r.status != http.StatusOK {
 			t.Fatalf("reload %d: status %d: %s", i+1, r.status, r.body)
 		}
-		eventually(t, 10*time.Second, "requests served after the reload", func() (bool, string) {
+		poll.Until(t, 10*time.Second, "requests served after the reload", func() (bool, string) {
 			served := load.count(http.StatusOK) - before
 			return served > 20, fmt.Sprintf("%d requests served", served)
 		})
@@ -122,24 +124,24 @@ func TestGatewayReloadUnderLoad(t *testing.T) {
 	t.Logf("%d requests served during %d reloads; %d connections reset by a reload and retried", len(hits), len(steps), retried)
 	quiesce()
 
-	eventually(t, 10*time.Second, "one listener after the reloads", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "one listener after the reloads", func() (bool, string) {
 		n := feedConnections(t, psql)
 		return n == 1, fmt.Sprintf("%d listeners", n)
 	})
 	// The pool of the last store may hold fewer connections than the
 	// first one did, never more: a lookup at a time, and one listener.
-	eventually(t, 10*time.Second, "database connections back to the baseline", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "database connections back to the baseline", func() (bool, string) {
 		n := connections()
 		return n <= baseConns, fmt.Sprintf("%d connections, %d before the reloads", n, baseConns)
 	})
-	eventually(t, 10*time.Second, "goroutines back to the baseline", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "goroutines back to the baseline", func() (bool, string) {
 		n := gw.goroutines(t)
 		return n <= baseGoroutines, fmt.Sprintf("%d goroutines, %d before the reloads", n, baseGoroutines)
 	})
 	// Still working, and still following the feed.
 	gw.get(t, "/after", k.Key).echoed(t)
 	w.h.mustCLI("keys", "revoke", k.ID)
-	eventually(t, propagationBound, "a revocation applied after the reloads", func() (bool, string) {
+	poll.Until(t, propagationBound, "a revocation applied after the reloads", func() (bool, string) {
 		r := gw.get(t, "/revoked", k.Key)
 		return r.status == http.StatusUnauthorized, fmt.Sprintf("status %d", r.status)
 	})

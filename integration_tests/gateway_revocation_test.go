@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/poll"
 )
 
 func TestGatewaySeesCLIRevocation(t *testing.T) {
@@ -19,7 +21,7 @@ func TestGatewaySeesCLIRevocation(t *testing.T) {
 
 	// Within the cache TTL, at most: poll until refused.
 	n := 0
-	eventually(t, 15*time.Second, "the running gateway refusing the revoked key", func() (bool, string) {
+	poll.Until(t, 15*time.Second, "the running gateway refusing the revoked key", func() (bool, string) {
 		n++
 		r := gw.get(t, fmt.Sprintf("/after/%d", n), k.Key)
 		return r.status == http.StatusUnauthorized, fmt.Sprintf("status %d", r.status)

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/poll"
 )
 
 // TestImageServesAsItsUser runs the image as `docker run` would, without a
@@ -30,7 +32,7 @@ func TestImageServesAsItsUser(t *testing.T) {
 	}
 
 	healthcheck := c.image.healthcheck(t)
-	eventually(t, 10*time.Second, "the image's HEALTHCHECK passing", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "the image's HEALTHCHECK passing", func() (bool, string) {
 		res := runCommand(t, "/bin/sh", []string{"-c", healthcheck}, c.setup(env))
 		return res.code == 0, res.stderr
 	})

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/poll"
 )
 
 // rotatedKey is the output of `keygate keys rotate --json`.
@@ -36,7 +38,7 @@ func waitRefused(t *testing.T, gw *gateway, key, what string) logEntry {
 	t.Helper()
 	var uri string
 	n := 0
-	eventually(t, 20*time.Second, what+" refused", func() (bool, string) {
+	poll.Until(t, 20*time.Second, what+" refused", func() (bool, string) {
 		n++
 		uri = fmt.Sprintf("/refused-%s/%d", strings.ReplaceAll(what, " ", "-"), n)
 		r := gw.get(t, uri, key)
@@ -157,7 +159,7 @@ func TestLastUsedCoalesced(t *testing.T) {
 	if failed > 0 {
 		t.Fatalf("%d of %d requests failed", failed, requests)
 	}
-	eventually(t, 10*time.Second, "last_used_at recorded", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "last_used_at recorded", func() (bool, string) {
 		got := h.showKey(k.ID)
 		return got.LastUsedAt != nil && !got.LastUsedAt.Before(start.Add(-time.Second)), fmt.Sprintf("last_used_at %v", got.LastUsedAt)
 	})

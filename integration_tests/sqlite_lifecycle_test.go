@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/internal/poll"
 )
 
 func TestSQLiteRotateAndLastUsed(t *testing.T) {
@@ -21,7 +23,7 @@ func TestSQLiteRotateAndLastUsed(t *testing.T) {
 			t.Fatalf("%s key inside the grace period: status %d", name, r.status)
 		}
 	}
-	eventually(t, 10*time.Second, "last_used_at of both keys", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "last_used_at of both keys", func() (bool, string) {
 		o, n := h.showKey(old.ID), h.showKey(next.ID)
 		return o.LastUsedAt != nil && n.LastUsedAt != nil, fmt.Sprintf("old %v, new %v", o.LastUsedAt, n.LastUsedAt)
 	})

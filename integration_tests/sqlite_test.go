@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/internal/poll"
 	"github.com/keygate/keygate/keystore"
 )
 
@@ -63,7 +64,7 @@ func TestSQLiteRevocationFromAnotherProcess(t *testing.T) {
 	w.h.mustCLI("keys", "revoke", k.ID)
 	revoked := time.Now()
 	n := 0
-	eventually(t, time.Second, "the running gateway refusing a key revoked by another process", func() (bool, string) {
+	poll.Until(t, time.Second, "the running gateway refusing a key revoked by another process", func() (bool, string) {
 		n++
 		r := gw.get(t, fmt.Sprintf("/after/%d", n), k.Key)
 		return r.status == http.StatusUnauthorized, fmt.Sprintf("status %d", r.status)

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/keygate/keygate/internal/pgtest"
+	"github.com/keygate/keygate/internal/poll"
 	"github.com/keygate/keygate/keystore"
 	"github.com/keygate/keygate/keystore/storetest"
 )
@@ -76,7 +77,7 @@ func follow(t *testing.T, feed, lookup *Store, edit func(*feedSettings)) *follow
 func (f *following) waitLog(msg string) observer.LoggedEntry {
 	f.t.Helper()
 	var found []observer.LoggedEntry
-	waitFor(f.t, 10*time.Second, "log entry "+msg, func() (bool, string) {
+	poll.Until(f.t, 10*time.Second, "log entry "+msg, func() (bool, string) {
 		found = f.logs.FilterMessage(msg).All()
 		return len(found) > 0, fmt.Sprintf("%d entries, none with this message", f.logs.Len())
 	})
@@ -113,27 +114,10 @@ func (f *following) mustVerify(h keystore.Hash) keystore.Credential {
 // accepted).
 func (f *following) waitVerify(what string, h keystore.Hash, want error) {
 	f.t.Helper()
-	waitFor(f.t, 10*time.Second, what, func() (bool, string) {
+	poll.Until(f.t, 10*time.Second, what, func() (bool, string) {
 		_, err := f.verify(h)
 		return errors.Is(err, want) || err == want, fmt.Sprintf("Verify returns %v, want %v", err, want)
 	})
-}
-
-// waitFor checks cond every few milliseconds until it holds, and fails t
-// with cond's last explanation if it still does not after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v: %s", what, timeout, why)
-		}
-		time.Sleep(5 * time.Millisecond) // polling cond
-	}
 }
 
 // openWeather opens a store on a fresh database that has one

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/keygate/keygate/internal/pgtest"
+	"github.com/keygate/keygate/internal/poll"
 	"github.com/keygate/keygate/keystore"
 	"github.com/keygate/keygate/keystore/storetest"
 )
@@ -45,7 +46,7 @@ func TestFollowAppliesChanges(t *testing.T) {
 
 	// A new base URL reaches keys cached with the old one.
 	exec(t, s, `UPDATE keygate_integrations SET base_url = 'https://moved.example.com' WHERE id = 'weather'`)
-	waitFor(t, 10*time.Second, "integration change applied", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "integration change applied", func() (bool, string) {
 		c, err := f.verify(kept.Hash)
 		return err == nil && c.BaseURL == "https://moved.example.com", "base URL " + c.BaseURL
 	})
@@ -147,7 +148,7 @@ func TestFeedSequenceIsCommitOrder(t *testing.T) {
 	// Either the second transaction waits for the first to commit, or it
 	// commits first and the follower applies it: then the first commits.
 	var secondCommitted bool
-	waitFor(t, 10*time.Second, "the second revocation waiting or applied", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "the second revocation waiting or applied", func() (bool, string) {
 		if !secondCommitted {
 			select {
 			case err := <-secondDone:
@@ -270,7 +271,7 @@ func TestFollowPrunesOldChanges(t *testing.T) {
 	f.mustVerify(k.Hash)
 	exec(t, s, `UPDATE keygate_keys SET revoked_at = now() WHERE id = $1`, k.ID)
 	f.waitVerify("revocation applied", k.Hash, keystore.ErrRevoked)
-	waitFor(t, 10*time.Second, "old changes pruned", func() (bool, string) {
+	poll.Until(t, 10*time.Second, "old changes pruned", func() (bool, string) {
 		left := queryInt(t, s, `SELECT count(*) FROM keygate_changes`)
 		through := queryInt(t, s, `SELECT seq FROM keygate_changes_pruned`)
 		last := queryInt(t, s, `SELECT last_value FROM keygate_changes_seq_seq`)
