@@ -16,7 +16,7 @@ import (
 
 // FeedRetention is how long changes stay in the feed. An instance cut off
 // from the database for longer drops its whole cache when it is back.
-const FeedRetention = 24 * time.Hour
+const FeedRetention = keystore.FeedRetention
 
 // FeedApplicationName is the application_name of the change feed's
 // connection, for pg_stat_activity; a database URL that sets one gets
@@ -25,28 +25,21 @@ const FeedApplicationName = "keygate-feed"
 
 // feedSettings tune the follower; tests shorten them.
 type feedSettings struct {
+	// The cursor's: QueryTimeout bounds each read of the feed, so that a
+	// connection that went silent is noticed within heartbeat +
+	// QueryTimeout; a failed reconnection is logged at warn every
+	// StillDownEvery while the feed stays down, at debug in between.
+	keystore.FeedCursorConfig
 	// heartbeat is the longest the follower waits for a notification
 	// before reading the feed anyway, which tells it the connection is
 	// alive and keeps FeedHealthy current.
 	heartbeat time.Duration
-	// queryTimeout bounds each read of the feed: a connection that went
-	// silent is noticed within heartbeat + queryTimeout.
-	queryTimeout time.Duration
 	// connectTimeout bounds each connection attempt, at most; the URL's
 	// connect_timeout applies when shorter.
 	connectTimeout time.Duration
 	// minBackoff and maxBackoff bound the wait between connection
 	// attempts, which doubles from one to the other.
 	minBackoff, maxBackoff time.Duration
-	// stillDownEvery is how often a failed reconnection is logged at warn
-	// while the feed stays down; the others log at debug.
-	stillDownEvery time.Duration
-	// retention and pruneEvery: how old changes are pruned, and how often.
-	retention, pruneEvery time.Duration
-	// batch is how many changes one read returns at most.
-	batch int
-	// now is the clock of FeedHealthy and of pruning.
-	now func() time.Time
 	// beforeConnect, when set, runs before each connection attempt; an
 	// error fails the attempt. Tests hold reconnections with it.
 	beforeConnect func(context.Context) error
@@ -54,16 +47,11 @@ type feedSettings struct {
 
 func defaultFeedSettings() feedSettings {
 	return feedSettings{
-		heartbeat:      time.Second,
-		queryTimeout:   3 * time.Second,
-		connectTimeout: 5 * time.Second,
-		minBackoff:     50 * time.Millisecond,
-		maxBackoff:     time.Second,
-		stillDownEvery: 10 * time.Second,
-		retention:      FeedRetention,
-		pruneEvery:     10 * time.Minute,
-		batch:          1000,
-		now:            time.Now,
+		FeedCursorConfig: keystore.DefaultFeedCursorConfig(),
+		heartbeat:        time.Second,
+		connectTimeout:   5 * time.Second,
+		minBackoff:       50 * time.Millisecond,
+		maxBackoff:       time.Second,
 	}
 }
 
@@ -84,35 +72,24 @@ func defaultFeedSettings() feedSettings {
 // point was known, and starts from the last change committed. It also
 // prunes changes older than FeedRetention now and then.
 func (s *Store) Follow(ctx context.Context, v *keystore.Verifier, logger *zap.Logger) error {
-	f := &follower{store: s, cfg: s.feed, v: v, log: logger}
+	f := &follower{store: s, cfg: s.feed}
+	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, v, logger)
 	return f.run(ctx)
 }
 
-// follower is the state of one Follow.
+// follower is the state of one Follow: its connection, which is the
+// store's keystore.FeedSource, and its cursor.
 type follower struct {
-	store *Store
-	cfg   feedSettings
-	v     *keystore.Verifier
-	log   *zap.Logger
+	store  *Store
+	cfg    feedSettings
+	cursor *keystore.FeedCursor
+	conn   *pgx.Conn // the current session's
 
-	started bool  // last holds a position in the feed
-	last    int64 // the last sequence applied
-
-	upSince   time.Time // when the feed was last connected and caught up
-	downSince time.Time // when the feed connection failed; zero while up
-	attempts  int       // failed connection attempts since downSince
-	lastWarn  time.Time // when a failure was last logged at warn
-	lastPrune time.Time // when pruning was last tried
+	upSince  time.Time // when the feed was last connected and caught up
+	attempts int       // failed connection attempts since the feed went down
 }
 
 func (f *follower) run(ctx context.Context) error {
-	// Nothing cached before this moment is trusted: from here on the
-	// cache only holds reads that began after it, so stale_ttl counts
-	// from now even if the database never answers.
-	began := f.cfg.now()
-	f.v.DropAll()
-	f.v.FeedHealthy(began)
-
 	backoff := time.Duration(0)
 	for {
 		err := f.session(ctx)
@@ -120,14 +97,9 @@ func (f *follower) run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		next := min(max(2*backoff, f.cfg.minBackoff), f.cfg.maxBackoff)
-		if f.downSince.IsZero() {
+		if !f.cursor.Down() {
 			// The connection was up, or never tried: a fresh outage.
-			f.downSince, f.attempts, f.lastWarn = time.Now(), 0, time.Now()
-			msg := "change feed connection lost; reconnecting"
-			if !f.started {
-				msg = "cannot connect to the change feed; retrying"
-			}
-			f.log.Warn(msg, zap.Int64("seq", f.last), zap.Error(err))
+			f.attempts = 0
 			// After a connection that lasted, try again at once: a
 			// terminated backend is usually back in a moment. One that
 			// keeps failing as soon as it is up backs off all the same.
@@ -136,8 +108,8 @@ func (f *follower) run(ctx context.Context) error {
 			}
 		} else {
 			f.attempts++
-			f.logStillDown(err)
 		}
+		f.report(err)
 		backoff = next
 		select {
 		case <-ctx.Done():
@@ -147,30 +119,21 @@ func (f *follower) run(ctx context.Context) error {
 	}
 }
 
-// logStillDown logs a failed reconnection: at warn every stillDownEvery,
-// at debug in between.
-func (f *follower) logStillDown(err error) {
-	level := zap.DebugLevel
-	if time.Since(f.lastWarn) >= f.cfg.stillDownEvery {
-		level, f.lastWarn = zap.WarnLevel, time.Now()
+// report logs a failed session: at warn when the feed goes down, then
+// each failed reconnection at warn every StillDownEvery, at debug in
+// between.
+func (f *follower) report(err error) {
+	down := "change feed connection lost; reconnecting"
+	if !f.cursor.Started() {
+		down = "cannot connect to the change feed; retrying"
 	}
-	f.log.Log(level, "change feed still down",
-		zap.Duration("down_for", time.Since(f.downSince)),
-		zap.Int("attempts", f.attempts),
-		zap.Error(err))
+	f.cursor.Failed(err, down, "change feed still down", zap.Int("attempts", f.attempts))
 }
 
 // up records that the feed is connected and caught up.
 func (f *follower) up() {
 	f.upSince = time.Now()
-	if f.downSince.IsZero() {
-		return
-	}
-	f.log.Info("change feed reconnected",
-		zap.Duration("down_for", time.Since(f.downSince)),
-		zap.Int64("seq", f.last))
-	f.downSince = time.Time{}
-	f.v.FeedReconnected()
+	f.cursor.Recovered("change feed reconnected")
 }
 
 // session connects, catches up and follows the feed until the connection
@@ -181,6 +144,7 @@ func (f *follower) session(ctx context.Context) error {
 		return err
 	}
 	defer closeQuietly(ctx, conn)
+	f.conn = conn
 	// LISTEN before reading: a change committed after the read below is
 	// then notified, one committed before it is read.
 	if err := f.query(ctx, "listening", func(ctx context.Context) error {
@@ -189,19 +153,19 @@ func (f *follower) session(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if !f.started {
-		if err := f.start(ctx, conn); err != nil {
+	if !f.cursor.Started() {
+		if err := f.cursor.Start(ctx); err != nil {
 			return err
 		}
 	}
-	if err := f.catchUp(ctx, conn); err != nil {
+	if err := f.cursor.CatchUp(ctx); err != nil {
 		return err
 	}
 	f.up()
 
 	wake := time.Now().Add(f.cfg.heartbeat)
 	for {
-		if err := f.maybePrune(ctx, conn); err != nil {
+		if err := f.cursor.MaybePrune(ctx, f.broken); err != nil {
 			return err
 		}
 		waitCtx, cancel := context.WithDeadline(ctx, wake)
@@ -217,7 +181,7 @@ func (f *follower) session(ctx context.Context) error {
 		case !pgconn.Timeout(err) && !errors.Is(err, context.DeadlineExceeded):
 			return fmt.Errorf("waiting for change notifications: %w", err)
 		}
-		if err := f.catchUp(ctx, conn); err != nil {
+		if err := f.cursor.CatchUp(ctx); err != nil {
 			return err
 		}
 		wake = time.Now().Add(f.cfg.heartbeat)
@@ -278,34 +242,20 @@ func closeQuietly(ctx context.Context, conn *pgx.Conn) {
 	_ = conn.Close(ctx)
 }
 
-// query runs one statement of the follower's under queryTimeout.
+// query runs one statement of the follower's under QueryTimeout.
 func (f *follower) query(ctx context.Context, what string, run func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, f.cfg.queryTimeout)
+	ctx, cancel := context.WithTimeout(ctx, f.cfg.QueryTimeout)
 	defer cancel()
-	if err := run(ctx); err != nil {
-		return fmt.Errorf("change feed: %s: %w", what, err)
-	}
-	return nil
+	return feedErr(what, run(ctx))
 }
 
-// start sets the follower's position to the last change committed, and
-// drops what the cache read before that point.
-func (f *follower) start(ctx context.Context, conn *pgx.Conn) error {
-	began := f.cfg.now()
-	var seq int64
-	if err := f.query(ctx, "reading the feed position", func(ctx context.Context) (err error) {
-		seq, err = feedPosition(ctx, conn)
-		return err
-	}); err != nil {
-		return err
+// feedErr says which of the follower's statements failed, if err is not
+// nil.
+func feedErr(what string, err error) error {
+	if err == nil {
+		return nil
 	}
-	// Entries read before the position was read may predate changes at
-	// or below it, which this follower will never apply.
-	f.v.DropAll()
-	f.v.FeedHealthy(began)
-	f.last, f.started = seq, true
-	f.log.Info("following the change feed", zap.Int64("seq", seq))
-	return nil
+	return fmt.Errorf("change feed: %s: %w", what, err)
 }
 
 // news reports whether notification n may announce a change not applied
@@ -316,49 +266,30 @@ func (f *follower) news(n *pgconn.Notification) bool {
 		return false
 	}
 	seq, err := strconv.ParseInt(n.Payload, 10, 64)
-	return err != nil || seq > f.last
+	return err != nil || seq > f.cursor.Last()
 }
 
-// catchUp reads and applies every change after the last one applied, then
-// reports the feed healthy as of the moment its last read began.
-func (f *follower) catchUp(ctx context.Context, conn *pgx.Conn) error {
-	for {
-		began := f.cfg.now()
-		var b feedBatch
-		if err := f.query(ctx, "reading changes", func(ctx context.Context) (err error) {
-			b, err = readChanges(ctx, conn, f.last, f.cfg.batch)
-			return err
-		}); err != nil {
-			return err
-		}
-		f.last = keystore.ApplyFeed(f.v, f.log, f.last, b.pruned, b.changes)
-		if len(b.changes) < f.cfg.batch {
-			f.v.FeedHealthy(began)
-			return nil
-		}
-	}
+// FeedPosition implements keystore.FeedSource on the session's
+// connection.
+func (f *follower) FeedPosition(ctx context.Context) (int64, error) {
+	seq, err := feedPosition(ctx, f.conn)
+	return seq, feedErr("reading the feed position", err)
 }
 
-// maybePrune prunes the feed when pruneEvery has passed since the last
-// try. Only a broken connection is an error: an SQL error is logged and
-// waits for the next round.
-func (f *follower) maybePrune(ctx context.Context, conn *pgx.Conn) error {
-	if !f.lastPrune.IsZero() && time.Since(f.lastPrune) < f.cfg.pruneEvery {
-		return nil
-	}
-	f.lastPrune = time.Now()
-	var through int64
-	err := f.query(ctx, "pruning", func(ctx context.Context) (err error) {
-		through, err = pruneFeed(ctx, conn, f.cfg.now().Add(-f.cfg.retention))
-		return err
-	})
-	switch {
-	case err != nil && (conn.IsClosed() || unavailable(err)):
-		return err
-	case err != nil:
-		f.log.Warn("cannot prune the change feed", zap.Error(err))
-	case through > 0:
-		f.log.Debug("change feed pruned", zap.Int64("pruned_through", through))
-	}
-	return nil
+// ReadFeed implements keystore.FeedSource on the session's connection.
+func (f *follower) ReadFeed(ctx context.Context, after int64, limit int) ([]keystore.FeedChange, int64, error) {
+	b, err := readChanges(ctx, f.conn, after, limit)
+	return b.changes, b.pruned, feedErr("reading changes", err)
+}
+
+// PruneFeed implements keystore.FeedSource on the session's connection.
+func (f *follower) PruneFeed(ctx context.Context, cutoff time.Time) (int64, error) {
+	through, err := pruneFeed(ctx, f.conn, cutoff)
+	return through, feedErr("pruning", err)
+}
+
+// broken reports whether a failed pruning broke the session's connection:
+// an SQL error does not, and waits for the next round.
+func (f *follower) broken(err error) bool {
+	return f.conn.IsClosed() || unavailable(err)
 }

@@ -265,8 +265,8 @@ func TestFollowPrunesOldChanges(t *testing.T) {
 	s := openWeather(t)
 	k := addKey(t, s, "weather")
 	f := follow(t, s, s, func(c *feedSettings) {
-		c.now = func() time.Time { return time.Now().Add(FeedRetention + time.Hour) }
-		c.pruneEvery = 10 * time.Millisecond
+		c.Now = func() time.Time { return time.Now().Add(FeedRetention + time.Hour) }
+		c.PruneEvery = 10 * time.Millisecond
 	})
 	f.mustVerify(k.Hash)
 	exec(t, s, `UPDATE keygate_keys SET revoked_at = now() WHERE id = $1`, k.ID)
@@ -291,7 +291,7 @@ func TestFollowNoticesSilentConnection(t *testing.T) {
 	proxy := newStallProxy(t, url)
 	feed := open(t, proxy.url(t, url))
 	f := follow(t, feed, direct, func(c *feedSettings) {
-		c.heartbeat, c.queryTimeout = 100*time.Millisecond, 300*time.Millisecond
+		c.heartbeat, c.QueryTimeout = 100*time.Millisecond, 300*time.Millisecond
 	})
 	f.mustVerify(k.Hash)
 

@@ -232,8 +232,8 @@ func TestFollowPrunedPastPosition(t *testing.T) {
 	f := newFixture(t)
 	counted := &countingStore{Store: f.gateway}
 	v := newVerifier(t, counted)
-	fl := &follower{store: f.gateway, cfg: f.gateway.feed, v: v, log: zaptest.NewLogger(t)}
-	if err := fl.start(t.Context()); err != nil {
+	fl := newFollower(f.gateway, v, zaptest.NewLogger(t)).cursor
+	if err := fl.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	verify := func() {
@@ -252,7 +252,7 @@ func TestFollowPrunedPastPosition(t *testing.T) {
 	if err := f.cli.CreateKey(t.Context(), storetest.NewKey(t, "weather", "other", time.Time{})); err != nil {
 		t.Fatal(err)
 	}
-	if err := fl.catchUp(t.Context()); err != nil {
+	if err := fl.CatchUp(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	verify()
@@ -268,11 +268,11 @@ func TestFollowPrunedPastPosition(t *testing.T) {
 	if err != nil || through == 0 {
 		t.Fatalf("pruning: through %d, %v", through, err)
 	}
-	if err := fl.catchUp(t.Context()); err != nil {
+	if err := fl.CatchUp(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if fl.last != through {
-		t.Errorf("after catching up, the follower is at %d, want the pruning mark %d", fl.last, through)
+	if fl.Last() != through {
+		t.Errorf("after catching up, the follower is at %d, want the pruning mark %d", fl.Last(), through)
 	}
 	verify()
 	if n := counted.lookups.Load(); n != 2 {
@@ -282,7 +282,7 @@ func TestFollowPrunedPastPosition(t *testing.T) {
 
 func TestFollowerPrunes(t *testing.T) {
 	f := newFixture(t)
-	f.gateway.feed.retention, f.gateway.feed.pruneEvery = 0, 10*time.Millisecond
+	f.gateway.feed.Retention, f.gateway.feed.PruneEvery = 0, 10*time.Millisecond
 	follow(t, f.gateway, newVerifier(t, f.gateway))
 	if _, err := f.cli.RevokeKey(t.Context(), f.key.ID, time.Time{}); err != nil {
 		t.Fatal(err)
