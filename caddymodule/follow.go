@@ -14,12 +14,7 @@ import (
 // follow runs f's change feed into the shared store's verifier, in a
 // goroutine of the shared store's own: configs come and go on reloads,
 // the listener stays until stopFollowing.
-//
-// From this moment the cache is bounded by stale_ttl: a feed that never
-// manages a first read (a listener connection refused from the start)
-// must not leave entries trusted for the whole cache_ttl backstop.
 func (s *sharedStore) follow(f keystore.Follower) {
-	s.verifier.FeedHealthy(s.now())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	s.stopFollow, s.followDone = cancel, done

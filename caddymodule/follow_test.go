@@ -14,7 +14,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/keygate/keygate/internal/pgtest"
-	"github.com/keygate/keygate/keystore"
 	"github.com/keygate/keygate/keystore/postgres"
 )
 
@@ -110,34 +109,5 @@ func TestFollowerLogsToRunningConfig(t *testing.T) {
 	}
 	if e := newLogs.All()[0]; e.Message != "second" || e.ContextMap()["n"] != int64(2) {
 		t.Errorf("new config's log got %+v", e)
-	}
-}
-
-// neverFollows is a change feed that never manages a first read.
-type neverFollows struct{}
-
-func (neverFollows) Follow(ctx context.Context, _ *keystore.Verifier, _ *zap.Logger) error {
-	<-ctx.Done()
-	return ctx.Err()
-}
-
-// TestFollowBoundsCacheBeforeFirstFeedRead: once a follower is started, the
-// cache is bounded by stale_ttl even if the feed never reports healthy —
-// not trusted for the whole cache_ttl backstop.
-func TestFollowBoundsCacheBeforeFirstFeedRead(t *testing.T) {
-	v, err := keystore.NewVerifier(nil, keystore.VerifierConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	start := time.Unix(1e9, 0)
-	s := &sharedStore{verifier: v, now: func() time.Time { return start }}
-	if _, ok := v.FeedLag(start); ok {
-		t.Fatal("no follower yet, but the verifier counts a feed lag")
-	}
-	s.follow(neverFollows{})
-	defer s.stopFollowing()
-	if lag, ok := v.FeedLag(start.Add(time.Second)); !ok || lag != time.Second {
-		t.Fatalf("FeedLag a second after the follower started = %v, %v; want 1s, true", lag, ok)
 	}
 }

@@ -16,7 +16,9 @@ const DefaultFeedTTL = 10 * time.Minute
 // every change to v as it commits — Invalidate for a changed key,
 // DropAll when an integration changed or the feed was pruned past what
 // this instance applied — and reports the feed's health with
-// v.FeedHealthy. It reconnects by itself and returns only when ctx ends.
+// v.FeedHealthy, first as soon as it starts, before any read: from then on
+// the cache is bounded by StaleTTL even if the store never answers. It
+// reconnects by itself and returns only when ctx ends.
 type Follower interface {
 	Follow(ctx context.Context, v *Verifier, logger *zap.Logger) error
 }

@@ -35,7 +35,15 @@ func TestFeedCursor(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	cfg := DefaultFeedCursorConfig()
 	cfg.Batch = 2
+	if _, ok := v.FeedLag(time.Now()); ok {
+		t.Fatal("no cursor yet, but the verifier counts a feed lag")
+	}
 	c := NewFeedCursor(feed, cfg, v, zap.New(core))
+	// Before any read: the cache is bounded by StaleTTL from now on, even
+	// if the store never answers.
+	if _, ok := v.FeedLag(time.Now()); !ok {
+		t.Fatal("a new cursor did not report the feed's first healthy moment")
+	}
 	if err := c.Start(t.Context()); err != nil || !c.Started() {
 		t.Fatalf("Start: %v, started %v", err, c.Started())
 	}
