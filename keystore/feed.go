@@ -22,3 +22,12 @@ const DefaultFeedTTL = 10 * time.Minute
 type Follower interface {
 	Follow(ctx context.Context, v *Verifier, logger *zap.Logger) error
 }
+
+// FleetFollower is a Follower that also records the gateway instance self
+// in the store's fleet table (see FleetStore) as it applies the feed, and
+// forgets it when ctx ends; the feed counts as healthy only as of a read
+// it recorded (see FeedCursor.RecordTo). live, when not nil, gets the
+// number of live instances after each record.
+type FleetFollower interface {
+	FollowAs(ctx context.Context, v *Verifier, logger *zap.Logger, self Instance, live func(int)) error
+}

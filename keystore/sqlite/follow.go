@@ -14,9 +14,10 @@ import (
 const FeedRetention = keystore.FeedRetention
 
 // PollInterval is how often a follower reads the newest changes: SQLite
-// has no NOTIFY, and this one indexed read is cheap, so a revocation made
-// by another process reaches a gateway within about this time.
-const PollInterval = 50 * time.Millisecond
+// has no NOTIFY, and this one indexed read is cheap (an idle gateway
+// spends about 1% of a core on it), so a revocation made by another
+// process reaches a gateway within about this time.
+const PollInterval = 5 * time.Millisecond
 
 // feedSettings tune the follower; tests shorten them.
 type feedSettings struct {
@@ -26,10 +27,14 @@ type feedSettings struct {
 	keystore.FeedCursorConfig
 	// poll is the time between two reads of the feed.
 	poll time.Duration
+	// heartbeat is how often FollowAs records the instance when nothing
+	// changed.
+	heartbeat time.Duration
 }
 
 func defaultFeedSettings() feedSettings {
-	return feedSettings{FeedCursorConfig: keystore.DefaultFeedCursorConfig(), poll: PollInterval}
+	return feedSettings{FeedCursorConfig: keystore.DefaultFeedCursorConfig(), poll: PollInterval,
+		heartbeat: keystore.FleetHeartbeat}
 }
 
 // Follow applies the change feed to v until ctx ends, implementing
@@ -48,6 +53,29 @@ func defaultFeedSettings() feedSettings {
 // prunes changes older than FeedRetention now and then.
 func (s *Store) Follow(ctx context.Context, v *keystore.Verifier, logger *zap.Logger) error {
 	return newFollower(s, v, logger.With(zap.String("database", s.path))).run(ctx)
+}
+
+// FollowAs is Follow for gateway instance self, which it records in the
+// fleet table (keystore.FleetStore) after each read that applied changes
+// and every keystore.FleetHeartbeat, and forgets when ctx ends. live, when
+// not nil, gets the number of live instances after each record.
+func (s *Store) FollowAs(ctx context.Context, v *keystore.Verifier, logger *zap.Logger, self keystore.Instance, live func(int)) error {
+	logger = logger.With(zap.String("database", s.path))
+	f := newFollower(s, v, logger)
+	f.cursor.RecordTo(func(ctx context.Context, applied int64) error {
+		n, err := s.RecordGateway(ctx, self, applied)
+		if err == nil && live != nil {
+			live(n)
+		}
+		return err
+	}, s.feed.heartbeat)
+	err := f.run(ctx)
+	forgetCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if ferr := s.ForgetGateway(forgetCtx, self.ID); ferr != nil {
+		logger.Warn("cannot remove this gateway from keygate_gateways", zap.Error(ferr))
+	}
+	return err
 }
 
 // follower is the state of one Follow: the store's keystore.FeedSource,

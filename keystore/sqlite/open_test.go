@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"errors"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -153,8 +156,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Fatalf("after a second Open, integrations are %+v (%v): migrations ran again?", list, err)
 	}
-	if v, dirty, rows := schemaVersion(t, second.reader); v != 3 || dirty || rows != 1 {
-		t.Fatalf("%s: version %d, dirty %v, %d rows; want version 3, clean, 1 row", migrationsTable, v, dirty, rows)
+	if v, dirty, rows := schemaVersion(t, second.reader); v != latestMigration(t) || dirty || rows != 1 {
+		t.Fatalf("%s: version %d, dirty %v, %d rows; want version %d, clean, 1 row", migrationsTable, v, dirty, rows, latestMigration(t))
 	}
 	var mode string
 	if err := second.reader.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
@@ -197,7 +200,25 @@ func TestConcurrentOpen(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	if v, dirty, rows := schemaVersion(t, stores[0].reader); v != 3 || dirty || rows != 1 {
-		t.Fatalf("%s: version %d, dirty %v, %d rows; want version 3, clean, 1 row", migrationsTable, v, dirty, rows)
+	if v, dirty, rows := schemaVersion(t, stores[0].reader); v != latestMigration(t) || dirty || rows != 1 {
+		t.Fatalf("%s: version %d, dirty %v, %d rows; want version %d, clean, 1 row", migrationsTable, v, dirty, rows, latestMigration(t))
 	}
+}
+
+// latestMigration returns the version of the newest embedded migration.
+func latestMigration(t *testing.T) int64 {
+	t.Helper()
+	files, err := fs.Glob(migrations, "migrations/*.up.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("listing migrations: %v (%d files)", err, len(files))
+	}
+	var latest int64
+	for _, f := range files {
+		v, err := strconv.ParseInt(strings.SplitN(path.Base(f), "_", 2)[0], 10, 64)
+		if err != nil {
+			t.Fatalf("migration %s: %v", f, err)
+		}
+		latest = max(latest, v)
+	}
+	return latest
 }

@@ -48,6 +48,10 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"Touch/Many", testTouchMany},
 		{"Integrations/SetURL", testSetIntegrationURL},
 		{"Integrations/Remove", testRemoveIntegration},
+		{"Fleet/RecordAndList", testFleetRecordAndList},
+		{"Fleet/Stale", testFleetStale},
+		{"Fleet/Confirm", testFleetConfirm},
+		{"Fleet/FollowAs", testFleetFollowAs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
