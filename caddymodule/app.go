@@ -6,6 +6,7 @@ package caddymodule
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -317,7 +318,13 @@ func openSharedStore(ctx context.Context, key storeKey, logger *zap.Logger) (*sh
 	s := &sharedStore{store: store, verifier: verifier, ttl: ttl, staleTTL: key.staleTTL, now: time.Now}
 	s.logger.Store(logger)
 	if followed {
-		s.follow(follower)
+		self, err := newInstance(key.staleTTL, rand.Reader, s.now)
+		if err != nil {
+			verifier.Close()
+			store.Close()
+			return nil, err
+		}
+		s.follow(follower, self)
 	}
 	s.startUsage(key.usageInterval)
 	return s, nil

@@ -13,15 +13,22 @@ import (
 
 // follow runs f's change feed into the shared store's verifier, in a
 // goroutine of the shared store's own: configs come and go on reloads,
-// the listener stays until stopFollowing.
-func (s *sharedStore) follow(f keystore.Follower) {
+// the listener stays until stopFollowing. A store that keeps the fleet
+// table records this instance, self, in it as it follows, and the live
+// count goes to the keygate_gateways_live metric.
+func (s *sharedStore) follow(f keystore.Follower, self keystore.Instance) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	s.stopFollow, s.followDone = cancel, done
 	logger := zap.New(currentCore{src: &s.logger}).Named("keygate.feed")
 	go func() {
 		defer close(done)
-		_ = f.Follow(ctx, s.verifier, logger) // returns when ctx ends
+		// Both return when ctx ends.
+		if ff, ok := f.(keystore.FleetFollower); ok {
+			_ = ff.FollowAs(ctx, s.verifier, logger, self, func(n int) { metrics.gatewaysLive.Set(float64(n)) })
+			return
+		}
+		_ = f.Follow(ctx, s.verifier, logger)
 	}()
 }
 

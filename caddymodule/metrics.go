@@ -25,6 +25,7 @@ type collectors struct {
 	feedReconnects  prometheus.Counter
 	usageFlushes    prometheus.Counter
 	usageKeys       prometheus.Counter
+	gatewaysLive    prometheus.Gauge
 
 	allowed         prometheus.Counter            // auth requests allowed
 	refused         map[string]prometheus.Counter // auth requests refused, by reason
@@ -82,6 +83,10 @@ func newCollectors() *collectors {
 			Namespace: ns, Name: "last_used_keys_written_total",
 			Help: "Keys whose last-used time a batch wrote to the key store.",
 		}),
+		gatewaysLive: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "gateways_live",
+			Help: "Live gateway instances in the key store's fleet table (keygate gateways list), this one included, as of this instance's last heartbeat.",
+		}),
 		refused: make(map[string]prometheus.Counter, len(refusals)),
 	}
 	c.allowed = c.authRequests.WithLabelValues("allowed", "")
@@ -130,7 +135,7 @@ func (c *collectors) register(reg *prometheus.Registry, v *keystore.Verifier, fo
 		c.lookupDuration, c.lookupsInFlight, c.limiterRefusals, c.feedReconnects,
 		c.usageFlushes, c.usageKeys}
 	if followed {
-		all = append(all, feedLagGauge(v))
+		all = append(all, feedLagGauge(v), c.gatewaysLive)
 	}
 	for _, col := range all {
 		if err := reg.Register(col); err != nil {

@@ -104,6 +104,8 @@ type Confirmation struct {
 	Missing []Gateway
 	// Elapsed is how long the wait took.
 	Elapsed time.Duration
+	// Now is the store's clock at the last read of the fleet.
+	Now time.Time
 }
 
 // Done reports whether every live instance applied the change.
@@ -114,7 +116,7 @@ var ErrNoFleet = errors.New("this key store keeps no fleet of gateways")
 
 // confirmation returns how far seq has reached the fleet f.
 func confirmation(f Fleet, seq int64) Confirmation {
-	c := Confirmation{Seq: seq}
+	c := Confirmation{Seq: seq, Now: f.Now}
 	for _, g := range f.Gateways {
 		if !g.Live {
 			continue

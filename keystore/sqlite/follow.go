@@ -13,11 +13,16 @@ import (
 // not read the database for longer drops its whole cache when it can.
 const FeedRetention = keystore.FeedRetention
 
-// PollInterval is how often a follower reads the newest changes: SQLite
-// has no NOTIFY, and this one indexed read is cheap (an idle gateway
-// spends about 1% of a core on it), so a revocation made by another
-// process reaches a gateway within about this time.
-const PollInterval = 5 * time.Millisecond
+// PollInterval is how often a follower looks for a commit: SQLite has no
+// NOTIFY, but the WAL-index header in the -shm file changes on every
+// commit, and reading it costs a system call (see walWatch), so a
+// revocation made by another process reaches a gateway within about this
+// time. The follower reads the feed itself when the header changed, and
+// every ReadInterval anyway.
+const PollInterval = 10 * time.Millisecond
+
+// ReadInterval is the longest a follower goes without reading the feed.
+const ReadInterval = 50 * time.Millisecond
 
 // feedSettings tune the follower; tests shorten them.
 type feedSettings struct {
@@ -25,8 +30,9 @@ type feedSettings struct {
 	// QueryTimeout, and a feed that stays unreadable is logged at warn
 	// every StillDownEvery.
 	keystore.FeedCursorConfig
-	// poll is the time between two reads of the feed.
-	poll time.Duration
+	// poll is the time between two looks for a commit, readEvery the
+	// longest between two reads of the feed.
+	poll, readEvery time.Duration
 	// heartbeat is how often FollowAs records the instance when nothing
 	// changed.
 	heartbeat time.Duration
@@ -34,7 +40,7 @@ type feedSettings struct {
 
 func defaultFeedSettings() feedSettings {
 	return feedSettings{FeedCursorConfig: keystore.DefaultFeedCursorConfig(), poll: PollInterval,
-		heartbeat: keystore.FleetHeartbeat}
+		readEvery: ReadInterval, heartbeat: keystore.FleetHeartbeat}
 }
 
 // Follow applies the change feed to v until ctx ends, implementing
@@ -81,13 +87,15 @@ func (s *Store) FollowAs(ctx context.Context, v *keystore.Verifier, logger *zap.
 // follower is the state of one Follow: the store's keystore.FeedSource,
 // and its cursor.
 type follower struct {
-	store  *Store
-	poll   time.Duration
-	cursor *keystore.FeedCursor
+	store *Store
+	// poll is how often it looks for a change, readEvery how often it
+	// reads the feed even if it saw none.
+	poll, readEvery time.Duration
+	cursor          *keystore.FeedCursor
 }
 
 func newFollower(s *Store, v *keystore.Verifier, log *zap.Logger) *follower {
-	f := &follower{store: s, poll: s.feed.poll}
+	f := &follower{store: s, poll: s.feed.poll, readEvery: s.feed.readEvery}
 	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, v, log)
 	return f
 }
@@ -95,12 +103,20 @@ func newFollower(s *Store, v *keystore.Verifier, log *zap.Logger) *follower {
 func (f *follower) run(ctx context.Context) error {
 	tick := time.NewTicker(f.poll)
 	defer tick.Stop()
+	wal := newWALWatch(f.store.path)
+	defer wal.close()
+	var lastRead time.Time
 	for {
-		err := f.read(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err()
+		// A read costs a query; the WAL header tells for a system call
+		// whether there may be anything to read.
+		if wal.changed() || time.Since(lastRead) >= f.readEvery {
+			lastRead = time.Now()
+			err := f.read(ctx)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			f.report(err)
 		}
-		f.report(err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
