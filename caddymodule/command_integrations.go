@@ -98,15 +98,19 @@ database proxies to the new URL within milliseconds; its keys stay valid.`
 
 // integrationsRemove is `keygate integrations remove ID [--force] [--json]`.
 func (c *cli) integrationsRemove() *cobra.Command {
-	cmd := newSubcommand("remove ID [--force] [--json]", "Remove an integration and its keys", "integration ID")
+	cmd := newSubcommand("remove ID [--force] [--wait DURATION | --no-wait] [--json]", "Remove an integration and its keys", "integration ID")
 	cmd.Long = `Remove an integration, and delete every key of it for good. It is refused
 while the integration has active keys (neither revoked nor expired), unless
---force is given.`
+--force is given. It returns once every live gateway refuses its keys.`
 	force := cmd.Flags().Bool("force", false, "remove it even though it has active keys, deleting them")
 	asJSON := cmd.Flags().Bool("json", false, `print {"id": ..., "keys_deleted": N}`)
+	wait := addWaitFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		id := args[0]
 		if err := checkIntegrationID(id); err != nil {
+			return err
+		}
+		if err := wait.check(); err != nil {
 			return err
 		}
 		return c.withManager(cmd, func(ctx context.Context, m *manager) error {
@@ -114,12 +118,21 @@ while the integration has active keys (neither revoked nor expired), unless
 			if err != nil {
 				return err
 			}
-			if *asJSON {
-				return writeJSON(cmd.OutOrStdout(), removedIntegration{ID: id, KeysDeleted: n})
+			done, err := wait.confirm(cmd, m.store)
+			if err != nil {
+				return err
 			}
-			return writeText(cmd.OutOrStdout(), func(p *printer) {
-				p.linef("Removed integration %s and deleted its %d keys.", id, n)
-			})
+			if *asJSON {
+				err = writeJSON(cmd.OutOrStdout(), withGateways[removedIntegration]{removedIntegration{ID: id, KeysDeleted: n}, done.JSON()})
+			} else {
+				err = writeText(cmd.OutOrStdout(), func(p *printer) {
+					p.linef("Removed integration %s and deleted its %d keys.", id, n)
+				})
+			}
+			if err != nil {
+				return err
+			}
+			return done.finish(cmd.OutOrStdout(), !*asJSON)
 		})
 	}
 	return cmd

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -188,4 +189,23 @@ func utcPtr(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+// mergeJSON returns the JSON object v with field name set to extra
+// after its own fields, unless extra is nil.
+func mergeJSON[T any](v any, name string, extra *T) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil || extra == nil {
+		return b, err
+	}
+	e, err := json.Marshal(extra)
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.TrimSuffix(b, []byte("}"))
+	if len(b) > 1 {
+		b = append(b, ',')
+	}
+	n, _ := json.Marshal(name)
+	return append(append(append(append(b, n...), ':'), e...), '}'), nil
 }
