@@ -29,7 +29,10 @@ import (
 //	POST   /keygate/keys/{id}/revoke                  revoke it
 //	POST   /keygate/keys/{id}/rotate                  rotate it: {"grace": "1h"}
 //	DELETE /keygate/keys/{id}                         delete it
+//	GET    /keygate/gateways                          the fleet (see admin_confirm.go)
 //
+// Revoking, deleting, rotating with grace 0 and removing an integration
+// wait for every live gateway to apply the change: see admin_confirm.go.
 // Answers are the JSON of the command line's --json; creating and rotating
 // a key answer 201, and are the only answers that hold a key. Refusals are
 // {"error": "..."}: 400 for bad input or malformed JSON, 404 for an unknown
@@ -48,6 +51,7 @@ func (a *AdminAPI) adminManageRoutes() []caddy.AdminRoute {
 		{Pattern: "/keygate/integrations/", Handler: caddy.AdminHandlerFunc(a.handleIntegration)},
 		{Pattern: "/keygate/keys", Handler: caddy.AdminHandlerFunc(a.handleKeys)},
 		{Pattern: "/keygate/keys/", Handler: caddy.AdminHandlerFunc(a.handleKey)},
+		{Pattern: "/keygate/gateways", Handler: caddy.AdminHandlerFunc(a.handleGateways)},
 	}
 }
 
@@ -96,7 +100,10 @@ func (a *AdminAPI) handleIntegration(w http.ResponseWriter, r *http.Request) err
 				return 0, nil, err
 			}
 			n, err := m.removeIntegration(ctx, id, force)
-			return http.StatusOK, removedIntegration{ID: id, KeysDeleted: n}, err
+			if err != nil {
+				return 0, nil, err
+			}
+			return a.confirmed(ctx, r, m.store, "", http.StatusOK, removedIntegration{ID: id, KeysDeleted: n})
 		}
 		return 0, nil, methodNotAllowed(w, r, http.MethodPatch, http.MethodDelete)
 	})
@@ -143,14 +150,20 @@ func (a *AdminAPI) handleKey(w http.ResponseWriter, r *http.Request) error {
 			return http.StatusOK, newKeyView(k, m.now(), 0), err
 		case action == "" && r.Method == http.MethodDelete:
 			k, err := m.deleteKey(ctx, id)
-			return http.StatusOK, newKeyView(k, m.now(), 0), err
+			if err != nil {
+				return 0, nil, err
+			}
+			return a.confirmed(ctx, r, m.store, id, http.StatusOK, newKeyView(k, m.now(), 0))
 		case action == "":
 			return 0, nil, methodNotAllowed(w, r, http.MethodGet, http.MethodDelete)
 		case r.Method != http.MethodPost:
 			return 0, nil, methodNotAllowed(w, r, http.MethodPost)
 		case action == "revoke":
 			k, err := m.revokeKey(ctx, id)
-			return http.StatusOK, newKeyView(k, m.now(), 0), err
+			if err != nil {
+				return 0, nil, err
+			}
+			return a.confirmed(ctx, r, m.store, id, http.StatusOK, newKeyView(k, m.now(), 0))
 		}
 		var body struct {
 			Grace string `json:"grace"`
@@ -159,7 +172,13 @@ func (a *AdminAPI) handleKey(w http.ResponseWriter, r *http.Request) error {
 			return 0, nil, err
 		}
 		rotated, err := m.rotateKey(ctx, id, body.Grace)
-		return http.StatusCreated, rotated.json(), err
+		if err != nil {
+			return 0, nil, err
+		}
+		if g, _ := parseLifetime("grace", body.Grace, true); g == 0 { // the old key ends now
+			return a.confirmed(ctx, r, m.store, id, http.StatusCreated, rotated.json())
+		}
+		return http.StatusCreated, rotated.json(), nil
 	})
 }
 
