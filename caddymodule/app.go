@@ -60,7 +60,7 @@ type App struct {
 
 	// How long a key record read from the store is trusted before it is
 	// read again. Revocations reach the cache through the store's change
-	// feed — within milliseconds with PostgreSQL, within the 50ms poll with
+	// feed — within milliseconds with PostgreSQL, within about 10ms with
 	// SQLite — and this is only a safety backstop: default 10m. With a
 	// store that keeps no change feed, a revocation reaches this gateway
 	// within this time at worst: default 30s.
