@@ -71,9 +71,9 @@ func defaultFeedSettings() feedSettings {
 // Follow starts by dropping what v holds, read before the feed's starting
 // point was known, and starts from the last change committed. It also
 // prunes changes older than FeedRetention now and then.
-func (s *Store) Follow(ctx context.Context, v *keystore.Verifier, logger *zap.Logger) error {
+func (s *Store) Follow(ctx context.Context, c keystore.Cache, logger *zap.Logger) error {
 	f := &follower{store: s, cfg: s.feed}
-	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, v, logger)
+	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, c, logger)
 	return f.run(ctx)
 }
 

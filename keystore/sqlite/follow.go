@@ -46,8 +46,8 @@ func defaultFeedSettings() feedSettings {
 // Follow starts by dropping what v holds, read before the feed's starting
 // point was known, and starts from the last change committed. It also
 // prunes changes older than FeedRetention now and then.
-func (s *Store) Follow(ctx context.Context, v *keystore.Verifier, logger *zap.Logger) error {
-	return newFollower(s, v, logger.With(zap.String("database", s.path))).run(ctx)
+func (s *Store) Follow(ctx context.Context, c keystore.Cache, logger *zap.Logger) error {
+	return newFollower(s, c, logger.With(zap.String("database", s.path))).run(ctx)
 }
 
 // follower is the state of one Follow: the store's keystore.FeedSource,
@@ -58,9 +58,9 @@ type follower struct {
 	cursor *keystore.FeedCursor
 }
 
-func newFollower(s *Store, v *keystore.Verifier, log *zap.Logger) *follower {
+func newFollower(s *Store, c keystore.Cache, log *zap.Logger) *follower {
 	f := &follower{store: s, poll: s.feed.poll}
-	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, v, log)
+	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, c, log)
 	return f
 }
 

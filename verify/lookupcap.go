@@ -1,9 +1,11 @@
-package keystore
+package verify
 
 import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/keygate/keygate/keystore"
 )
 
 // DefaultMaxConcurrentLookups bounds the store lookups under way at once
@@ -17,7 +19,7 @@ const DefaultMaxConcurrentLookups = 64
 // MaxConcurrentLookups lookups are already under way, or MaxLookupRate's
 // budget is spent for now. It wraps
 // ErrStoreUnavailable: the client should retry shortly.
-var ErrLookupsBusy = fmt.Errorf("%w: too many concurrent store lookups", ErrStoreUnavailable)
+var ErrLookupsBusy = fmt.Errorf("%w: too many concurrent store lookups", keystore.ErrStoreUnavailable)
 
 // lookupCap counts the store lookups under way and refuses one past max.
 type lookupCap struct {

@@ -1,4 +1,4 @@
-package keystore
+package verify
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/keystore"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -13,13 +14,13 @@ import (
 
 // sliceFeed is a FeedSource over changes numbered 1 to n.
 type sliceFeed struct {
-	changes  []FeedChange
+	changes  []keystore.FeedChange
 	pruneErr error
 }
 
 func (f *sliceFeed) FeedPosition(context.Context) (int64, error) { return 0, nil }
 
-func (f *sliceFeed) ReadFeed(_ context.Context, after int64, limit int) ([]FeedChange, int64, error) {
+func (f *sliceFeed) ReadFeed(_ context.Context, after int64, limit int) ([]keystore.FeedChange, int64, error) {
 	rest := f.changes[min(int(after), len(f.changes)):]
 	return rest[:min(limit, len(rest))], 0, nil
 }
@@ -30,15 +31,16 @@ func TestFeedCursor(t *testing.T) {
 	_, _, v := newFixture(t)
 	feed := &sliceFeed{}
 	for seq := range int64(5) {
-		feed.changes = append(feed.changes, FeedChange{Seq: seq + 1, IntegrationID: "crm", Op: "update"})
+		feed.changes = append(feed.changes, keystore.FeedChange{Seq: seq + 1, IntegrationID: "crm", Op: "update"})
 	}
 	core, logs := observer.New(zapcore.DebugLevel)
-	cfg := DefaultFeedCursorConfig()
+	cfg := keystore.DefaultFeedCursorConfig()
 	cfg.Batch = 2
+	cfg.PruneEvery = 0 // every MaybePrune prunes
 	if _, ok := v.FeedLag(time.Now()); ok {
 		t.Fatal("no cursor yet, but the verifier counts a feed lag")
 	}
-	c := NewFeedCursor(feed, cfg, v, zap.New(core))
+	c := keystore.NewFeedCursor(feed, cfg, v, zap.New(core))
 	// Before any read: the cache is bounded by StaleTTL from now on, even
 	// if the store never answers.
 	if _, ok := v.FeedLag(time.Now()); !ok {
@@ -68,7 +70,6 @@ func TestFeedCursor(t *testing.T) {
 	if err := c.MaybePrune(t.Context(), func(error) bool { return true }); err == nil {
 		t.Error("a pruning that broke the connection was not returned")
 	}
-	c.lastPrune = time.Time{}
 	if err := c.MaybePrune(t.Context(), nil); err != nil || logs.FilterMessage("cannot prune the change feed").Len() != 1 {
 		t.Errorf("a pruning that failed otherwise: %v, want nil and a warning", err)
 	}

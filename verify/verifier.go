@@ -1,4 +1,4 @@
-package keystore
+package verify
 
 import (
 	"context"
@@ -11,20 +11,13 @@ import (
 	"unsafe"
 
 	"github.com/dgraph-io/ristretto/v2"
+	"github.com/keygate/keygate/keystore"
 	"golang.org/x/sync/singleflight"
-)
-
-// Reasons Verify refuses a key, for errors.Is. Their text is for logs, never
-// for clients.
-var (
-	ErrUnknownKey = errors.New("unknown key")
-	ErrRevoked    = errors.New("key revoked")
-	ErrExpired    = errors.New("key expired")
 )
 
 // Lookuper is the part of a Store the verifier needs.
 type Lookuper interface {
-	LookupCredential(ctx context.Context, hash Hash) (Credential, error)
+	LookupCredential(ctx context.Context, hash keystore.Hash) (keystore.Credential, error)
 }
 
 // VerifierConfig tunes a Verifier; zero values take the defaults.
@@ -100,7 +93,7 @@ type Verifier struct {
 	gen   atomic.Uint64 // bumped by every Invalidate, after its tombstone
 
 	mu         sync.RWMutex
-	tombstones map[Hash]tombstone // recent invalidations, by hash
+	tombstones map[keystore.Hash]tombstone // recent invalidations, by hash
 	pruned     time.Time
 }
 
@@ -112,9 +105,9 @@ type tombstone struct {
 // entry is one cached lookup result: a credential, or the fact that no key
 // has this hash.
 type entry struct {
-	hash    Hash
+	hash    keystore.Hash
 	found   bool
-	cred    Credential
+	cred    keystore.Credential
 	expires time.Time
 	epoch   uint64
 	readGen uint64        // gen when the store read began
@@ -180,7 +173,7 @@ func NewVerifier(store Lookuper, cfg VerifierConfig) (*Verifier, error) {
 		metrics:    cfg.Metrics.withDefaults(),
 		lookups:    lookupCap{max: int64(cfg.MaxConcurrentLookups)},
 		rate:       newLookupRate(cfg.MaxLookupRate),
-		tombstones: make(map[Hash]tombstone),
+		tombstones: make(map[keystore.Hash]tombstone),
 	}, nil
 }
 
@@ -189,14 +182,14 @@ func (v *Verifier) Close() { v.cache.Close() }
 
 // cacheKey is ristretto's key for a hash: its first 8 bytes. Entries carry
 // the whole hash, so a collision is a miss, never a wrong answer.
-func cacheKey(h Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
+func cacheKey(h keystore.Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
 
 // Verify returns the credential of the key with this hash, or why it is
 // refused: ErrUnknownKey, ErrRevoked or ErrExpired (with the credential, for
 // the log), or an error wrapping ErrStoreUnavailable when the key is not
 // cached and the store cannot answer (ErrLookupsBusy when it has too many
 // lookups under way).
-func (v *Verifier) Verify(ctx context.Context, hash Hash) (Credential, error) {
+func (v *Verifier) Verify(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
 	now := v.now()
 	if e, ok := v.cache.Get(cacheKey(hash)); ok && v.current(e, hash, now) {
 		v.metrics.CacheHits.Inc()
@@ -205,13 +198,13 @@ func (v *Verifier) Verify(ctx context.Context, hash Hash) (Credential, error) {
 	v.metrics.CacheMisses.Inc()
 	e, err := v.load(ctx, hash)
 	if err != nil {
-		return Credential{}, err
+		return keystore.Credential{}, err
 	}
 	return e.result(now)
 }
 
 // current reports whether a cached entry may answer for hash now.
-func (v *Verifier) current(e *entry, hash Hash, now time.Time) bool {
+func (v *Verifier) current(e *entry, hash keystore.Hash, now time.Time) bool {
 	if e.hash != hash || e.epoch != v.epoch.Load() || !now.Before(e.expires) {
 		return false
 	}
@@ -233,27 +226,27 @@ func (v *Verifier) current(e *entry, hash Hash, now time.Time) bool {
 
 // invalidatedSince reports whether hash was invalidated after generation
 // gen.
-func (v *Verifier) invalidatedSince(hash Hash, gen uint64) bool {
+func (v *Verifier) invalidatedSince(hash keystore.Hash, gen uint64) bool {
 	return v.invalidatedBetween(hash, gen, ^uint64(0))
 }
 
 // invalidatedBetween reports whether hash was invalidated after generation
 // from and no later than generation to.
-func (v *Verifier) invalidatedBetween(hash Hash, from, to uint64) bool {
+func (v *Verifier) invalidatedBetween(hash keystore.Hash, from, to uint64) bool {
 	v.mu.RLock()
 	t, ok := v.tombstones[hash]
 	v.mu.RUnlock()
 	return ok && t.gen > from && t.gen <= to
 }
 
-func (e *entry) result(now time.Time) (Credential, error) {
+func (e *entry) result(now time.Time) (keystore.Credential, error) {
 	switch {
 	case !e.found:
-		return Credential{}, ErrUnknownKey
+		return keystore.Credential{}, keystore.ErrUnknownKey
 	case !e.cred.RevokedAt.IsZero():
-		return e.cred, ErrRevoked
+		return e.cred, keystore.ErrRevoked
 	case !e.cred.ExpiresAt.IsZero() && !now.Before(e.cred.ExpiresAt):
-		return e.cred, ErrExpired
+		return e.cred, keystore.ErrExpired
 	}
 	return e.cred, nil
 }
@@ -264,7 +257,7 @@ func (e *entry) result(now time.Time) (Credential, error) {
 // A caller may join a read that began before an invalidation or DropAll
 // that happened before the caller asked; it then starts a read of its own,
 // which begins after both.
-func (v *Verifier) load(ctx context.Context, hash Hash) (*entry, error) {
+func (v *Verifier) load(ctx context.Context, hash keystore.Hash) (*entry, error) {
 	key := string(hash[:])
 	gen, epoch := v.gen.Load(), v.epoch.Load()
 	for attempt := 0; ; attempt++ {
@@ -281,7 +274,7 @@ func (v *Verifier) load(ctx context.Context, hash Hash) (*entry, error) {
 }
 
 // read looks hash up in the store and caches the answer.
-func (v *Verifier) read(ctx context.Context, hash Hash) (*entry, error) {
+func (v *Verifier) read(ctx context.Context, hash keystore.Hash) (*entry, error) {
 	// A flight that just ended has cached its result (put waits for the
 	// Set): callers that missed it must not read the store again.
 	if e, ok := v.cache.Get(cacheKey(hash)); ok && v.current(e, hash, v.now()) {
@@ -292,12 +285,12 @@ func (v *Verifier) read(ctx context.Context, hash Hash) (*entry, error) {
 	e := &entry{hash: hash, epoch: epoch, readGen: readGen}
 	e.checked.Store(readGen)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, keystore.ErrNotFound):
 		e.expires = v.now().Add(v.negTTL)
 	case errors.Is(err, ErrLookupsBusy):
 		return nil, err
 	case err != nil:
-		return nil, fmt.Errorf("%w: looking up key: %w", ErrStoreUnavailable, err)
+		return nil, fmt.Errorf("%w: looking up key: %w", keystore.ErrStoreUnavailable, err)
 	default:
 		e.found, e.cred = true, cred
 		e.expires = v.now().Add(v.ttl)
@@ -308,14 +301,14 @@ func (v *Verifier) read(ctx context.Context, hash Hash) (*entry, error) {
 
 // lookup asks the store, within the lookup rate, the cap on concurrent
 // lookups and the lookup timeout, and measures it.
-func (v *Verifier) lookup(ctx context.Context, hash Hash) (Credential, error) {
+func (v *Verifier) lookup(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
 	if !v.rate.allow(v.now().UnixNano()) {
 		v.metrics.LookupRateRefused.Inc()
-		return Credential{}, ErrLookupsBusy
+		return keystore.Credential{}, ErrLookupsBusy
 	}
 	if !v.lookups.acquire() {
 		v.metrics.LookupsRefused.Inc()
-		return Credential{}, ErrLookupsBusy
+		return keystore.Credential{}, ErrLookupsBusy
 	}
 	defer v.lookups.release()
 	v.metrics.LookupsInFlight.Inc()
@@ -347,7 +340,7 @@ func (v *Verifier) put(e *entry) {
 
 // Invalidate makes the cached entry of hash a miss at once, including one
 // whose store read is still in flight.
-func (v *Verifier) Invalidate(hash Hash) {
+func (v *Verifier) Invalidate(hash keystore.Hash) {
 	now := v.now()
 	v.mu.Lock()
 	gen := v.gen.Load() + 1
@@ -374,7 +367,7 @@ func (v *Verifier) DropAll() { v.epoch.Add(1) }
 // public id and returns how many there were. It walks the whole cache: it
 // is an operator's tool, for when the store cannot tell the key's hash.
 func (v *Verifier) InvalidateKeyID(id string) int {
-	var hashes []Hash
+	var hashes []keystore.Hash
 	v.eachCached(func(e *entry) {
 		if e.found && e.cred.KeyID == id {
 			hashes = append(hashes, e.hash)

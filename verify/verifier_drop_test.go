@@ -1,9 +1,11 @@
-package keystore
+package verify
 
 import (
 	"context"
 	"errors"
 	"testing"
+
+	"github.com/keygate/keygate/keystore"
 )
 
 func TestInvalidateKeyID(t *testing.T) {
@@ -13,12 +15,12 @@ func TestInvalidateKeyID(t *testing.T) {
 	other.KeyID = "kid_00000000000000000002"
 	s.set(a, testCred)
 	s.set(b, other)
-	for _, h := range []Hash{a, b} {
+	for _, h := range []keystore.Hash{a, b} {
 		if _, err := v.Verify(context.Background(), h); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := v.Verify(context.Background(), unknown); !errors.Is(err, ErrUnknownKey) {
+	if _, err := v.Verify(context.Background(), unknown); !errors.Is(err, keystore.ErrUnknownKey) {
 		t.Fatal(err)
 	}
 	if n := v.Len(); n != 3 {
@@ -32,7 +34,7 @@ func TestInvalidateKeyID(t *testing.T) {
 		t.Fatalf("InvalidateKeyID of an id not cached dropped %d entries", n)
 	}
 	lookups := s.lookups.Load()
-	for _, h := range []Hash{a, b} {
+	for _, h := range []keystore.Hash{a, b} {
 		if _, err := v.Verify(context.Background(), h); err != nil {
 			t.Fatal(err)
 		}

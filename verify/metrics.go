@@ -1,4 +1,4 @@
-package keystore
+package verify
 
 // Counter counts events. prometheus.Counter satisfies it.
 type Counter interface{ Inc() }

@@ -1,4 +1,4 @@
-package keystore
+package verify
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/keystore"
 )
 
 // memStore is an in-memory Lookuper whose reads can be held at a gate, so
@@ -15,7 +17,7 @@ import (
 // which database answers; the stores have their own suite.
 type memStore struct {
 	mu      sync.Mutex
-	creds   map[Hash]Credential
+	creds   map[keystore.Hash]keystore.Credential
 	err     error
 	lookups atomic.Int64
 	// gate, when set, holds each lookup after it has read its answer and
@@ -24,9 +26,9 @@ type memStore struct {
 	entered chan struct{}
 }
 
-func newMemStore() *memStore { return &memStore{creds: map[Hash]Credential{}} }
+func newMemStore() *memStore { return &memStore{creds: map[keystore.Hash]keystore.Credential{}} }
 
-func (m *memStore) LookupCredential(ctx context.Context, h Hash) (Credential, error) {
+func (m *memStore) LookupCredential(ctx context.Context, h keystore.Hash) (keystore.Credential, error) {
 	m.lookups.Add(1)
 	m.mu.Lock()
 	c, ok := m.creds[h]
@@ -40,14 +42,14 @@ func (m *memStore) LookupCredential(ctx context.Context, h Hash) (Credential, er
 	}
 	switch {
 	case err != nil:
-		return Credential{}, err
+		return keystore.Credential{}, err
 	case !ok:
-		return Credential{}, ErrNotFound
+		return keystore.Credential{}, keystore.ErrNotFound
 	}
 	return c, nil
 }
 
-func (m *memStore) set(h Hash, c Credential) {
+func (m *memStore) set(h keystore.Hash, c keystore.Credential) {
 	m.mu.Lock()
 	m.creds[h] = c
 	m.mu.Unlock()
@@ -94,16 +96,16 @@ func newTestVerifier(t testing.TB, s Lookuper, clock *fakeClock) *Verifier {
 	return v
 }
 
-func testKey(t testing.TB) Hash {
+func testKey(t testing.TB) keystore.Hash {
 	t.Helper()
-	_, h, err := GenerateKey(nil, DefaultPrefix)
+	_, h, err := keystore.GenerateKey(nil, keystore.DefaultPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return h
 }
 
-var testCred = Credential{KeyID: "kid_00000000000000000001", KeyName: "ci", IntegrationID: "crm", BaseURL: "http://127.0.0.1:1/v1"}
+var testCred = keystore.Credential{KeyID: "kid_00000000000000000001", KeyName: "ci", IntegrationID: "crm", BaseURL: "http://127.0.0.1:1/v1"}
 
 func TestVerifyCachesHits(t *testing.T) {
 	s, _, v := newFixture(t)
@@ -154,8 +156,8 @@ func TestVerifyNegativeCache(t *testing.T) {
 	s, clock, v := newFixture(t)
 	h := testKey(t)
 	for i := 0; i < 3; i++ {
-		if _, err := v.Verify(context.Background(), h); !errors.Is(err, ErrUnknownKey) {
-			t.Fatalf("got %v, want ErrUnknownKey", err)
+		if _, err := v.Verify(context.Background(), h); !errors.Is(err, keystore.ErrUnknownKey) {
+			t.Fatalf("got %v, want keystore.ErrUnknownKey", err)
 		}
 	}
 	if n := s.lookups.Load(); n != 1 {
@@ -189,7 +191,7 @@ func TestVerifyTTLBoundsStaleness(t *testing.T) {
 	}
 	clock.Advance(time.Nanosecond)
 	got, err := v.Verify(context.Background(), h)
-	if !errors.Is(err, ErrRevoked) || got.KeyID != testCred.KeyID {
+	if !errors.Is(err, keystore.ErrRevoked) || got.KeyID != testCred.KeyID {
 		t.Fatalf("after the TTL: %+v, %v; want the revoked credential", got, err)
 	}
 }
@@ -204,8 +206,8 @@ func TestVerifyExpiryFromCachedRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Advance(time.Second)
-	if got, err := v.Verify(context.Background(), h); !errors.Is(err, ErrExpired) || got.KeyID != c.KeyID {
-		t.Fatalf("got %+v, %v; want ErrExpired with the credential", got, err)
+	if got, err := v.Verify(context.Background(), h); !errors.Is(err, keystore.ErrExpired) || got.KeyID != c.KeyID {
+		t.Fatalf("got %+v, %v; want keystore.ErrExpired with the credential", got, err)
 	}
 	if n := s.lookups.Load(); n != 1 {
 		t.Fatalf("expiry cost %d lookups, want it read from the cache (1 in all)", n)
@@ -218,8 +220,8 @@ func TestVerifyStoreFailureIsNotCached(t *testing.T) {
 	s.set(h, testCred)
 	s.setErr(errors.New("connection refused"))
 	for i := 0; i < 2; i++ {
-		if _, err := v.Verify(context.Background(), h); !errors.Is(err, ErrStoreUnavailable) {
-			t.Fatalf("got %v, want ErrStoreUnavailable", err)
+		if _, err := v.Verify(context.Background(), h); !errors.Is(err, keystore.ErrStoreUnavailable) {
+			t.Fatalf("got %v, want keystore.ErrStoreUnavailable", err)
 		}
 	}
 	s.setErr(nil)
@@ -236,7 +238,7 @@ func TestInvalidate(t *testing.T) {
 	a, b := testKey(t), testKey(t)
 	s.set(a, testCred)
 	s.set(b, testCred)
-	for _, h := range []Hash{a, b} {
+	for _, h := range []keystore.Hash{a, b} {
 		if _, err := v.Verify(context.Background(), h); err != nil {
 			t.Fatal(err)
 		}
@@ -245,8 +247,8 @@ func TestInvalidate(t *testing.T) {
 	revoked.RevokedAt = clock.Now()
 	s.set(a, revoked)
 	v.Invalidate(a)
-	if _, err := v.Verify(context.Background(), a); !errors.Is(err, ErrRevoked) {
-		t.Fatalf("after Invalidate: %v, want ErrRevoked", err)
+	if _, err := v.Verify(context.Background(), a); !errors.Is(err, keystore.ErrRevoked) {
+		t.Fatalf("after Invalidate: %v, want keystore.ErrRevoked", err)
 	}
 	if _, err := v.Verify(context.Background(), b); err != nil {
 		t.Fatalf("another key must stay valid: %v", err)
@@ -302,8 +304,8 @@ func TestNoResurrection(t *testing.T) {
 	s.gate, s.entered = nil, nil
 	s.mu.Unlock()
 	for i := 0; i < 3; i++ {
-		if _, err := v.Verify(context.Background(), h); !errors.Is(err, ErrRevoked) {
-			t.Fatalf("verify %d after the revocation: %v, want ErrRevoked", i, err)
+		if _, err := v.Verify(context.Background(), h); !errors.Is(err, keystore.ErrRevoked) {
+			t.Fatalf("verify %d after the revocation: %v, want keystore.ErrRevoked", i, err)
 		}
 	}
 }
@@ -339,7 +341,7 @@ func TestNoResurrectionUnderLoad(t *testing.T) {
 	s.set(h, revoked)
 	v.Invalidate(h)
 	for i := 0; i < 1000; i++ {
-		if _, err := v.Verify(context.Background(), h); !errors.Is(err, ErrRevoked) {
+		if _, err := v.Verify(context.Background(), h); !errors.Is(err, keystore.ErrRevoked) {
 			t.Fatalf("verify %d after the revocation: %v", i, err)
 		}
 	}
@@ -437,8 +439,8 @@ func TestStaleTTLBoundsCacheWhileFeedIsDown(t *testing.T) {
 		t.Fatalf("FeedLag = %v, %v", lag, ok)
 	}
 	clock.Advance(time.Nanosecond)
-	if _, err := v.Verify(context.Background(), h); !errors.Is(err, ErrStoreUnavailable) {
-		t.Fatalf("past stale_ttl: %v, want ErrStoreUnavailable", err)
+	if _, err := v.Verify(context.Background(), h); !errors.Is(err, keystore.ErrStoreUnavailable) {
+		t.Fatalf("past stale_ttl: %v, want keystore.ErrStoreUnavailable", err)
 	}
 	s.setErr(nil) // back, and the feed catches up
 	v.FeedHealthy(clock.Now())

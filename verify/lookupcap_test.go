@@ -1,4 +1,4 @@
-package keystore
+package verify
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/keystore"
 )
 
 // countMetric counts what the verifier reports to it.
@@ -47,8 +49,8 @@ func TestLookupCapRefusesPastMax(t *testing.T) {
 		h := testKey(t)
 		go func() {
 			defer wg.Done()
-			if _, err := v.Verify(ctx, h); !errors.Is(err, ErrUnknownKey) {
-				t.Errorf("slow lookup: %v, want ErrUnknownKey", err)
+			if _, err := v.Verify(ctx, h); !errors.Is(err, keystore.ErrUnknownKey) {
+				t.Errorf("slow lookup: %v, want keystore.ErrUnknownKey", err)
 			}
 		}()
 	}
@@ -61,8 +63,8 @@ func TestLookupCapRefusesPastMax(t *testing.T) {
 	// A third key is refused at once, without a store lookup.
 	third := testKey(t)
 	_, err = v.Verify(ctx, third)
-	if !errors.Is(err, ErrLookupsBusy) || !errors.Is(err, ErrStoreUnavailable) {
-		t.Fatalf("third lookup: %v, want ErrLookupsBusy wrapping ErrStoreUnavailable", err)
+	if !errors.Is(err, ErrLookupsBusy) || !errors.Is(err, keystore.ErrStoreUnavailable) {
+		t.Fatalf("third lookup: %v, want ErrLookupsBusy wrapping keystore.ErrStoreUnavailable", err)
 	}
 	if got := s.lookups.Load(); got != 2 {
 		t.Errorf("store lookups: %d, want 2", got)
@@ -253,14 +255,14 @@ func TestVerifierLookupRate(t *testing.T) {
 	if _, err := v.Verify(ctx, known); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := v.Verify(ctx, testKey(t)); !errors.Is(err, ErrUnknownKey) {
-		t.Fatalf("second lookup: %v, want ErrUnknownKey", err)
+	if _, err := v.Verify(ctx, testKey(t)); !errors.Is(err, keystore.ErrUnknownKey) {
+		t.Fatalf("second lookup: %v, want keystore.ErrUnknownKey", err)
 	}
 	// The budget of 2 is spent: a third unknown key is refused without a
 	// lookup, and the refusal is not cached.
 	third := testKey(t)
-	if _, err := v.Verify(ctx, third); !errors.Is(err, ErrLookupsBusy) || !errors.Is(err, ErrStoreUnavailable) {
-		t.Fatalf("past the rate: %v, want ErrLookupsBusy wrapping ErrStoreUnavailable", err)
+	if _, err := v.Verify(ctx, third); !errors.Is(err, ErrLookupsBusy) || !errors.Is(err, keystore.ErrStoreUnavailable) {
+		t.Fatalf("past the rate: %v, want ErrLookupsBusy wrapping keystore.ErrStoreUnavailable", err)
 	}
 	if got := s.lookups.Load(); got != 2 {
 		t.Errorf("store lookups: %d, want 2", got)
@@ -291,8 +293,8 @@ func TestVerifierLookupRate(t *testing.T) {
 	}
 	t.Cleanup(free.Close)
 	for range 50 {
-		if _, err := free.Verify(ctx, testKey(t)); !errors.Is(err, ErrUnknownKey) {
-			t.Fatalf("no rate limit: %v, want ErrUnknownKey", err)
+		if _, err := free.Verify(ctx, testKey(t)); !errors.Is(err, keystore.ErrUnknownKey) {
+			t.Fatalf("no rate limit: %v, want keystore.ErrUnknownKey", err)
 		}
 	}
 }
