@@ -1,4 +1,4 @@
-package caddymodule
+package gateway
 
 import (
 	"context"
@@ -6,70 +6,90 @@ import (
 	"fmt"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/keygate/keygate/keystore"
 )
 
-// Requests and the admin API use a shared store through verify and drop,
-// which Destruct waits for: a reload never closes the cache or the pool
-// under them.
+// errClosed says a runtime was closed, by a reload, under its user.
+var errClosed = errors.New("the key store of this config was closed by a reload")
 
-// errStoreClosed says a verification found its config's store closed.
-var errStoreClosed = errors.New("the key store of this config was closed by a reload")
+// Authenticator authenticates the credentials presented to one config's
+// handlers, with that config's rules, on its runtime.
+type Authenticator struct {
+	// Runtime is the config's runtime.
+	Runtime *Runtime
+	// KeyPrefix is the prefix of the access keys accepted.
+	KeyPrefix string
+	// MaxKeyAge refuses keys created longer ago as expired; 0: no limit.
+	MaxKeyAge time.Duration
+	// Logger receives the warnings of keys served while the change feed
+	// is down.
+	Logger *zap.Logger
+	// Fallback returns the runtime to use instead when Runtime was
+	// closed: the running config's. On a reload, Caddy stops the old
+	// config's servers without waiting for their requests, then cleans
+	// the config up, which closes its runtime when the new config uses
+	// another one. nil, or a nil result: none.
+	Fallback func() *Runtime
+}
 
-// Verify returns the credential of the key with this hash, or why it is
-// refused; see keystore.Verifier.Verify. A key older than max_key_age is
-// refused with keystore.ErrExpired. An accepted key's use is recorded for
-// last_used_at.
-//
-// On a reload, Caddy stops the old config's servers without waiting for
-// their requests, then cleans the config up, which closes its store when
-// the new config uses another one. A request the old servers are still
-// serving then verifies with the running config's store instead.
-func (a *App) Verify(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
-	shared := a.shared
-	cred, err := shared.verify(ctx, hash)
-	if errors.Is(err, errStoreClosed) {
-		if running := current.Load(); running != nil {
-			shared = running.shared
-			cred, err = shared.verify(ctx, hash)
+// A kind is one kind of credential that clients present.
+type kind interface {
+	// claims reports whether credential is of this kind, by its form.
+	claims(a *Authenticator, credential string) bool
+	// verify returns the key that credential stands for, as rt knows it,
+	// or why it is refused: see Authenticate.
+	verify(ctx context.Context, a *Authenticator, rt *Runtime, credential string) (keystore.Credential, error)
+}
+
+// kinds are the kinds of credential, in the order they are tried. Access
+// keys come last: whatever no other kind claims is an access key or
+// malformed.
+var kinds = [...]kind{accessKey{}}
+
+// Authenticate returns the key that credential (the token of a Bearer
+// header) stands for, or why it is refused: keystore.ErrMalformed,
+// keystore.ErrUnknownKey, keystore.ErrRevoked or keystore.ErrExpired (with
+// the key, for the log), or an error wrapping keystore.ErrStoreUnavailable
+// when the key is not cached and the store cannot answer. A key older than
+// MaxKeyAge is refused with keystore.ErrExpired. An accepted key's use is
+// recorded for last_used_at.
+func (a *Authenticator) Authenticate(ctx context.Context, credential string) (keystore.Credential, error) {
+	var k kind
+	for _, k = range kinds {
+		if k.claims(a, credential) {
+			break
+		}
+	}
+	rt := a.Runtime
+	cred, err := k.verify(ctx, a, rt, credential)
+	if errors.Is(err, errClosed) && a.Fallback != nil {
+		if next := a.Fallback(); next != nil {
+			rt = next
+			cred, err = k.verify(ctx, a, rt, credential)
 		}
 	}
 	if err != nil {
 		return cred, err
 	}
-	shared.warnIfStale(a.logger)
-	now := shared.clock()
-	if cred.OlderThan(time.Duration(a.MaxKeyAge), now) {
+	rt.warnIfStale(a.Logger)
+	now := rt.Now()
+	if cred.OlderThan(a.MaxKeyAge, now) {
 		return cred, keystore.ErrExpired
 	}
-	shared.recordUse(cred.KeyID, now)
+	rt.recordUse(cred.KeyID, now)
 	return cred, nil
 }
 
-// verify asks the verifier, unless the store is closed: Destruct waits for
-// the verifications under way, and those that come after it get
-// errStoreClosed, never a closed cache or pool.
-func (s *sharedStore) verify(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
-	s.closing.RLock()
-	defer s.closing.RUnlock()
-	if s.closed {
-		return keystore.Credential{}, fmt.Errorf("%w: %w", keystore.ErrStoreUnavailable, errStoreClosed)
+// verify asks the verifier, unless the runtime is closed: Destruct waits
+// for the verifications under way, and those that come after it get
+// errClosed, never a closed cache or pool.
+func (rt *Runtime) verify(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
+	rt.closing.RLock()
+	defer rt.closing.RUnlock()
+	if rt.closed {
+		return keystore.Credential{}, fmt.Errorf("%w: %w", keystore.ErrStoreUnavailable, errClosed)
 	}
-	return s.verifier.Verify(ctx, hash)
-}
-
-// drop drops the cached entries of the key with this public id, or every
-// entry when keyID is empty, and returns how many there were.
-func (s *sharedStore) drop(keyID string) (int, error) {
-	s.closing.RLock()
-	defer s.closing.RUnlock()
-	if s.closed {
-		return 0, errStoreClosed
-	}
-	if keyID != "" {
-		return s.verifier.InvalidateKeyID(keyID), nil
-	}
-	n := s.verifier.Len()
-	s.verifier.DropAll()
-	return n, nil
+	return rt.verifier.Verify(ctx, hash)
 }

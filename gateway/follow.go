@@ -1,4 +1,4 @@
-package caddymodule
+package gateway
 
 import (
 	"context"
@@ -11,32 +11,32 @@ import (
 	"github.com/keygate/keygate/keystore"
 )
 
-// follow runs f's change feed into the shared store's verifier, in a
-// goroutine of the shared store's own: configs come and go on reloads,
+// follow runs f's change feed into the runtime's verifier, in a
+// goroutine of the runtime's own: configs come and go on reloads,
 // the listener stays until stopFollowing.
-func (s *sharedStore) follow(f keystore.Follower) {
+func (rt *Runtime) follow(f keystore.Follower) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	s.stopFollow, s.followDone = cancel, done
-	logger := zap.New(currentCore{src: &s.logger}).Named("keygate.feed")
+	rt.stopFollow, rt.followDone = cancel, done
+	logger := zap.New(currentCore{src: &rt.logger}).Named("keygate.feed")
 	go func() {
 		defer close(done)
-		_ = f.Follow(ctx, s.verifier, logger) // returns when ctx ends
+		_ = f.Follow(ctx, rt.verifier, logger) // returns when ctx ends
 	}()
 }
 
 // stopFollowing stops the follower, if any, and waits for it.
-func (s *sharedStore) stopFollowing() {
-	if s.stopFollow == nil {
+func (rt *Runtime) stopFollowing() {
+	if rt.stopFollow == nil {
 		return
 	}
-	s.stopFollow()
-	<-s.followDone
+	rt.stopFollow()
+	<-rt.followDone
 }
 
 // currentCore writes through the logger last stored in src: the running
 // config's, whose log outputs are open. A logger taken once from the
-// config that opened a shared store would write to outputs a later config
+// config that opened a runtime would write to outputs a later config
 // may have closed.
 type currentCore struct {
 	src    *atomic.Pointer[zap.Logger]

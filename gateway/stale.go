@@ -1,4 +1,4 @@
-package caddymodule
+package gateway
 
 import (
 	"time"
@@ -19,21 +19,21 @@ const (
 // warnIfStale logs, rate-limited, that a key was allowed from a cache the
 // change feed has not confirmed for a while. It costs a clock read and an
 // atomic load while the feed is healthy.
-func (s *sharedStore) warnIfStale(logger *zap.Logger) {
-	if s.stopFollow == nil {
+func (rt *Runtime) warnIfStale(logger *zap.Logger) {
+	if rt.stopFollow == nil {
 		return // no feed: entries live by cache_ttl alone
 	}
-	now := s.now()
-	lag, ok := s.verifier.FeedLag(now)
+	now := rt.now()
+	lag, ok := rt.verifier.FeedLag(now)
 	// Past stale_ttl, an allowed key was just read from the store.
-	if !ok || lag <= staleWarnLag || lag > s.staleTTL {
+	if !ok || lag <= staleWarnLag || lag > rt.staleTTL {
 		return
 	}
-	last := s.staleWarnedAt.Load()
-	if now.UnixNano()-last < int64(staleWarnEvery) || !s.staleWarnedAt.CompareAndSwap(last, now.UnixNano()) {
+	last := rt.staleWarnedAt.Load()
+	if now.UnixNano()-last < int64(staleWarnEvery) || !rt.staleWarnedAt.CompareAndSwap(last, now.UnixNano()) {
 		return
 	}
 	logger.Warn("serving cached key while the change feed is down",
 		zap.Duration("feed_lag", lag),
-		zap.Duration("stale_ttl", s.staleTTL))
+		zap.Duration("stale_ttl", rt.staleTTL))
 }

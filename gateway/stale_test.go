@@ -1,6 +1,7 @@
-package caddymodule
+package gateway
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -9,17 +10,18 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/verify"
 )
 
 func TestWarnIfStale(t *testing.T) {
 	now := time.Unix(2e9, 0)
 	clock := func() time.Time { return now }
-	v, err := keystore.NewVerifier(&memLookuper{}, keystore.VerifierConfig{Now: clock})
+	v, err := verify.NewVerifier(noKeys{}, verify.VerifierConfig{Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(v.Close)
-	s := &sharedStore{verifier: v, staleTTL: 30 * time.Second, now: clock, stopFollow: func() {}}
+	s := &Runtime{verifier: v, staleTTL: 30 * time.Second, now: clock, stopFollow: func() {}}
 	core, logs := observer.New(zapcore.DebugLevel)
 	logger := zap.New(core)
 	v.FeedHealthy(now)
@@ -50,15 +52,22 @@ func TestWarnIfStale(t *testing.T) {
 }
 
 func TestWarnIfStaleDoesNotAllocateWhenHealthy(t *testing.T) {
-	v, err := keystore.NewVerifier(&memLookuper{}, keystore.VerifierConfig{})
+	v, err := verify.NewVerifier(noKeys{}, verify.VerifierConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(v.Close)
-	s := &sharedStore{verifier: v, staleTTL: 30 * time.Second, now: time.Now, stopFollow: func() {}}
+	s := &Runtime{verifier: v, staleTTL: 30 * time.Second, now: time.Now, stopFollow: func() {}}
 	v.FeedHealthy(time.Now())
 	logger := zap.NewNop()
 	if n := testing.AllocsPerRun(100, func() { s.warnIfStale(logger) }); n != 0 {
 		t.Fatalf("%v allocations per allowed request with a healthy feed", n)
 	}
+}
+
+// noKeys is a store in which no key is found.
+type noKeys struct{}
+
+func (noKeys) LookupCredential(context.Context, keystore.Hash) (keystore.Credential, error) {
+	return keystore.Credential{}, keystore.ErrNotFound
 }

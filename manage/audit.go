@@ -1,67 +1,39 @@
-package caddymodule
+package manage
 
 import (
-	"os"
-	"os/user"
-	"strconv"
-
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/keygate/keygate/keystore"
 )
 
-// auditLoggerName is the logger of the audit log: one entry per
-// management action, from the command line or the admin API.
-const auditLoggerName = "keygate.audit"
+// AuditLoggerName is the logger of the audit log: one entry per
+// management action, from any front end.
+const AuditLoggerName = "keygate.audit"
 
-// auditLog writes the audit entries of one actor. An entry has the action
+// Audit writes the audit entries of one actor. An entry has the action
 // (also its message), the key's id, name and integration where there is
 // one, and the actor: who asked. Never the key.
-type auditLog struct {
-	logger *zap.Logger
-	actor  string
+type Audit struct {
+	Logger *zap.Logger
+	Actor  string
 }
 
 // log writes one entry.
-func (a *auditLog) log(action string, fields ...zap.Field) {
-	if a == nil || a.logger == nil {
+func (a *Audit) log(action string, fields ...zap.Field) {
+	if a == nil || a.Logger == nil {
 		return
 	}
-	a.logger.Info(action, append([]zap.Field{zap.String("action", action), zap.String("actor", a.actor)}, fields...)...)
+	a.Logger.Info(action, append([]zap.Field{zap.String("action", action), zap.String("actor", a.Actor)}, fields...)...)
 }
 
 // key writes an entry about a key.
-func (a *auditLog) key(action string, k keystore.Key, fields ...zap.Field) {
+func (a *Audit) key(action string, k keystore.Key, fields ...zap.Field) {
 	a.log(action, append([]zap.Field{
 		zap.String("key_id", k.ID), zap.String("name", k.Name), zap.String("integration", k.IntegrationID),
 	}, fields...)...)
 }
 
 // integration writes an entry about an integration.
-func (a *auditLog) integration(action string, in keystore.Integration) {
+func (a *Audit) integration(action string, in keystore.Integration) {
 	a.log(action, zap.String("integration", in.ID), zap.String("base_url", in.BaseURL))
-}
-
-// newCLIAuditLogger returns the command line's audit logger: JSON lines on
-// standard error, as Caddy's own logs look, so that standard output stays
-// the command's result.
-func newCLIAuditLogger() *zap.Logger {
-	enc := zap.NewProductionEncoderConfig()
-	enc.TimeKey, enc.EncodeTime = "ts", zapcore.ISO8601TimeEncoder
-	core := zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.Lock(os.Stderr), zapcore.InfoLevel)
-	return zap.New(core).Named(auditLoggerName)
-}
-
-// osActor names who runs the command line: the OS user, and the user who
-// ran sudo when there is one.
-func osActor(getenv func(string) string) string {
-	name := "uid " + strconv.Itoa(os.Getuid())
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		name = u.Username
-	}
-	if s := getenv("SUDO_USER"); s != "" && s != name {
-		name += " (sudo by " + s + ")"
-	}
-	return name
 }

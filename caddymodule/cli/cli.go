@@ -1,4 +1,25 @@
-package caddymodule
+// Package cli is keygate's command line: the management commands,
+// registered with Caddy's, run manage's operations and phrase their
+// errors with their flags:
+//
+//	keygate integrations add ID --base-url URL [--json]
+//	keygate integrations list [--json]
+//	keygate integrations set-url ID URL [--json]
+//	keygate integrations remove ID [--force] [--json]
+//	keygate keys create --integration ID --name NAME [--expires-in DURATION] [--json]
+//	keygate keys list [--integration ID] [--active] [--revoked] [--expired] [--max-key-age DURATION] [--json]
+//	keygate keys show KEY_ID [--json]
+//	keygate keys revoke KEY_ID [--json]
+//	keygate keys rotate KEY_ID --grace DURATION [--json]
+//	keygate keys delete KEY_ID [--json]
+//
+// The commands that change something write an audit entry (see manage.Audit)
+// to standard error, in the name of the OS user.
+// Every one of them takes --database URL, else KEYGATE_DATABASE_URL, else
+// uses the embedded default store (see caddymodule.ResolveDatabaseURL).
+// Results go to standard output, errors to standard error with a non-zero
+// exit status.
+package cli
 
 import (
 	"context"
@@ -13,28 +34,9 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/caddymodule"
 	"github.com/keygate/keygate/keystore"
 )
-
-// This file registers the management commands with Caddy's command line:
-//
-//	keygate integrations add ID --base-url URL [--json]
-//	keygate integrations list [--json]
-//	keygate integrations set-url ID URL [--json]
-//	keygate integrations remove ID [--force] [--json]
-//	keygate keys create --integration ID --name NAME [--expires-in DURATION] [--json]
-//	keygate keys list [--integration ID] [--active] [--revoked] [--expired] [--max-key-age DURATION] [--json]
-//	keygate keys show KEY_ID [--json]
-//	keygate keys revoke KEY_ID [--json]
-//	keygate keys rotate KEY_ID --grace DURATION [--json]
-//	keygate keys delete KEY_ID [--json]
-//
-// The commands that change something write an audit entry (see audit.go)
-// to standard error.
-// Every one of them takes --database URL, else KEYGATE_DATABASE_URL, else
-// uses the embedded default store (see store.go).
-// Results go to standard output, errors to standard error with a non-zero
-// exit status.
 
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
@@ -45,7 +47,7 @@ func init() {
 An integration is a service behind the gateway, reached at its base URL
 (scheme://host[:port][/path]). Every key belongs to one integration.
 
-` + databaseHelp,
+` + caddymodule.DatabaseHelp,
 		CobraFunc: defaultCLI.setupIntegrations,
 	})
 	caddycmd.RegisterCommand(caddycmd.Command{
@@ -58,7 +60,7 @@ An Access Key lets a client call one integration through the gateway with
 its hash is stored. Every key has a public id (kid_...) that is safe to print,
 log and pass to "keys revoke", "keys rotate" and the other commands.
 
-` + databaseHelp,
+` + caddymodule.DatabaseHelp,
 		CobraFunc: defaultCLI.setupKeys,
 	})
 }
@@ -85,7 +87,7 @@ var defaultCLI = &cli{
 	getenv:    os.Getenv,
 	now:       time.Now,
 	// Made on first use: commands that change nothing log nothing.
-	auditLogger: sync.OnceValue(newCLIAuditLogger),
+	auditLogger: sync.OnceValue(newAuditLogger),
 }
 
 // commandTimeout bounds one management command, connecting and migrating
@@ -96,7 +98,7 @@ const commandTimeout = 30 * time.Second
 // that fails clearly on a missing or unknown subcommand.
 func (c *cli) setupGroup(cmd *cobra.Command, subs ...*cobra.Command) {
 	cmd.PersistentFlags().String(flagDatabase, "",
-		"key store database URL (default: $"+envDatabaseURL+", else the embedded SQLite file)")
+		"key store database URL (default: $"+caddymodule.EnvDatabaseURL+", else the embedded SQLite file)")
 	cmd.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see '%s --help')", err, cmd.CommandPath())
 	})
@@ -141,5 +143,8 @@ func newSubcommand(use, short string, args ...string) *cobra.Command {
 	}
 }
 
-// binary returns the name this program was invoked under, for hints.
-func binary(cmd *cobra.Command) string { return cmd.Root().Name() }
+// openStore opens the key store at databaseURL.
+func openStore(ctx context.Context, databaseURL string) (keystore.Store, error) {
+	s, _, err := keystore.Open(ctx, databaseURL)
+	return s, err
+}

@@ -1,4 +1,4 @@
-package caddymodule
+package cli
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/keygate/keygate/caddymodule"
 	"github.com/keygate/keygate/keystore"
 )
 
@@ -123,7 +124,7 @@ func executeCLI(t *testing.T, c *cli, args ...string) (string, error) {
 	return out.String(), err
 }
 
-var cliTestEnv = map[string]string{envDatabaseURL: "postgres://u:pw-secret-1@db/k"}
+var cliTestEnv = map[string]string{caddymodule.EnvDatabaseURL: "postgres://u:pw-secret-1@db/k"}
 
 func TestCommandErrorsBeforeTheStore(t *testing.T) {
 	cases := []struct {
@@ -177,7 +178,7 @@ func TestDatabaseURLSources(t *testing.T) {
 		got = u
 		return &cliFakeStore{}, nil
 	}
-	if _, err := executeCLI(t, c, "integrations", "list"); err != nil || got != cliTestEnv[envDatabaseURL] {
+	if _, err := executeCLI(t, c, "integrations", "list"); err != nil || got != cliTestEnv[caddymodule.EnvDatabaseURL] {
 		t.Errorf("from the environment: opened %q, err %v", got, err)
 	}
 	if _, err := executeCLI(t, c, "integrations", "list", "--database", "postgres://flag/db"); err != nil || got != "postgres://flag/db" {
@@ -195,8 +196,8 @@ func TestDatabaseURLSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := executeCLI(t, c, "keys", "list")
-	if !errors.Is(err, errNoDatabase) || !strings.Contains(err.Error(), "--database") || !strings.Contains(err.Error(), envDatabaseURL) {
-		t.Errorf("without a database nor a usable default: error %v, want one naming --database and %s", err, envDatabaseURL)
+	if !errors.Is(err, caddymodule.ErrNoDatabase) || !strings.Contains(err.Error(), "--database") || !strings.Contains(err.Error(), caddymodule.EnvDatabaseURL) {
+		t.Errorf("without a database nor a usable default: error %v, want one naming --database and %s", err, caddymodule.EnvDatabaseURL)
 	}
 }
 

@@ -1,23 +1,20 @@
-package caddymodule
+package cli
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/keygate/keygate/caddymodule"
 	"github.com/keygate/keygate/keystore"
 )
 
-// Where the management commands find the key store.
-const (
-	flagDatabase   = "database"
-	envDatabaseURL = "KEYGATE_DATABASE_URL"
-)
+// flagDatabase names the key store on the command line.
+const flagDatabase = "database"
 
 // databaseURL returns --database, else $KEYGATE_DATABASE_URL, else the
 // default embedded store, which the gateway uses too when it is given no
@@ -28,9 +25,9 @@ func (c *cli) databaseURL(cmd *cobra.Command) (string, error) {
 		return "", fmt.Errorf("reading --%s: %w", flagDatabase, err)
 	}
 	if u = strings.TrimSpace(u); u == "" {
-		u = c.getenv(envDatabaseURL)
+		u = c.getenv(caddymodule.EnvDatabaseURL)
 	}
-	u, _, err = resolveDatabaseURL(u)
+	u, _, err = caddymodule.ResolveDatabaseURL(u)
 	return u, err
 }
 
@@ -50,14 +47,14 @@ func (c *cli) withStore(cmd *cobra.Command, fn func(ctx context.Context, s keyst
 		if unavailable(err) {
 			what = "cannot reach the key store"
 		}
-		return redact(storeError(what, dbURL, err), dbURL)
+		return keystore.Redact(storeError(what, dbURL, err), dbURL)
 	}
 	defer s.Close()
 	if err := fn(ctx, s); err != nil {
 		if unavailable(err) {
 			err = storeError("cannot reach the key store", dbURL, err)
 		}
-		return redact(err, dbURL)
+		return keystore.Redact(err, dbURL)
 	}
 	return nil
 }
@@ -70,15 +67,15 @@ func unavailable(err error) bool {
 // storeError explains a key store failure and what to check.
 func storeError(what, databaseURL string, err error) error {
 	check := ""
-	switch loc, perr := parseDatabaseURL(databaseURL); {
+	switch loc, perr := keystore.ParseURL(databaseURL); {
 	case perr != nil:
-	case loc.kind == kindSQLite:
-		check = " (without either, keygate uses sqlite:" + defaultDatabasePath() + ")"
+	case loc.Path != "":
+		check = " (without either, keygate uses sqlite:" + caddymodule.DefaultDatabasePath() + ")"
 	default:
 		check = ", and that the database is running and reachable"
 	}
 	return fmt.Errorf("%s%s: %w\ncheck --%s or %s%s",
-		what, describeDatabase(databaseURL), err, flagDatabase, envDatabaseURL, check)
+		what, describeDatabase(databaseURL), err, flagDatabase, caddymodule.EnvDatabaseURL, check)
 }
 
 // describeDatabase names a database URL for messages, without its
@@ -90,82 +87,3 @@ func describeDatabase(databaseURL string) string {
 	}
 	return " at " + u.Redacted()
 }
-
-// redacted stands for a password in messages.
-const redacted = "xxxxx"
-
-// keywordPassword finds password=... in key=value connection strings.
-var keywordPassword = regexp.MustCompile(`(?i)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
-
-// redact returns err with every occurrence of databaseURL's password
-// replaced, wherever a driver may have quoted it.
-func redact(err error, databaseURL string) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	var secrets []string
-	if u, perr := url.Parse(databaseURL); perr == nil && u.User != nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			secrets = append(secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
-		}
-		if pw := u.Query().Get("password"); pw != "" {
-			secrets = append(secrets, pw, url.QueryEscape(pw))
-		}
-	}
-	for _, m := range keywordPassword.FindAllStringSubmatch(databaseURL, -1) {
-		secrets = append(secrets, m[1], strings.Trim(m[1], "'"))
-	}
-	if len(secrets) == 0 {
-		return err
-	}
-	for _, s := range secrets {
-		msg = replaceDelimited(msg, s, redacted)
-	}
-	return &redactedError{msg: msg, err: err}
-}
-
-// replaceDelimited replaces every occurrence of old in s. An old shorter
-// than 8 bytes is only replaced where it is not part of a longer run of
-// letters and digits, so that a short password does not garble the words of
-// the message around it.
-func replaceDelimited(s, old, repl string) string {
-	if old == "" {
-		return s
-	}
-	if len(old) >= 8 {
-		return strings.ReplaceAll(s, old, repl)
-	}
-	var b strings.Builder
-	for {
-		i := strings.Index(s, old)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		end := i + len(old)
-		before, after := i > 0 && isAlnum(s[i-1]) && isAlnum(old[0]),
-			end < len(s) && isAlnum(s[end]) && isAlnum(old[len(old)-1])
-		b.WriteString(s[:i])
-		if before || after {
-			b.WriteString(old)
-		} else {
-			b.WriteString(repl)
-		}
-		s = s[end:]
-	}
-}
-
-func isAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
-
-// redactedError is an error whose message had secrets removed; it still
-// wraps the original for errors.Is.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }

@@ -1,4 +1,4 @@
-package caddymodule
+package cli
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/manage"
 )
 
 // setupIntegrations configures `keygate integrations` and its subcommands.
@@ -25,22 +25,19 @@ URL/p.`
 	asJSON := cmd.Flags().Bool("json", false, "print the integration as a JSON object")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		id := args[0]
-		if err := checkIntegrationID(id); err != nil {
-			return err
-		}
-		if *baseURL == "" {
+		if *baseURL == "" && manage.CheckIntegrationID("id", id) == nil {
 			return fmt.Errorf("missing --base-url URL (usage: %s)", cmd.UseLine())
 		}
-		if _, err := keystore.ParseBaseURL(*baseURL); err != nil {
-			return fmt.Errorf("%w (example: --base-url https://api.example.com/v1)", err)
+		if err := manage.CheckIntegration(id, *baseURL); err != nil {
+			return phrase(err)
 		}
-		return c.withManager(cmd, func(ctx context.Context, m *manager) error {
-			in, err := m.addIntegration(ctx, id, *baseURL)
+		return c.withManager(cmd, func(ctx context.Context, m *manage.Manager) error {
+			in, err := m.AddIntegration(ctx, id, *baseURL)
 			if err != nil {
 				return err
 			}
 			if *asJSON {
-				return writeJSON(cmd.OutOrStdout(), integrationJSON(in))
+				return writeJSON(cmd.OutOrStdout(), manage.IntegrationJSON(in))
 			}
 			return writeIntegrationAdded(cmd.OutOrStdout(), in)
 		})
@@ -53,13 +50,13 @@ func (c *cli) integrationsList() *cobra.Command {
 	cmd := newSubcommand("list [--json]", "List integrations")
 	asJSON := cmd.Flags().Bool("json", false, "print a JSON array")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return c.withManager(cmd, func(ctx context.Context, m *manager) error {
-			ins, err := m.listIntegrations(ctx)
+		return c.withManager(cmd, func(ctx context.Context, m *manage.Manager) error {
+			ins, err := m.ListIntegrations(ctx)
 			if err != nil {
 				return err
 			}
 			if *asJSON {
-				return writeJSON(cmd.OutOrStdout(), integrationsJSON(ins))
+				return writeJSON(cmd.OutOrStdout(), manage.IntegrationsJSON(ins))
 			}
 			return writeIntegrationsTable(cmd.OutOrStdout(), ins)
 		})
@@ -74,19 +71,16 @@ func (c *cli) integrationsSetURL() *cobra.Command {
 database proxies to the new URL within milliseconds; its keys stay valid.`
 	asJSON := cmd.Flags().Bool("json", false, "print the integration as a JSON object")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := checkIntegrationID(args[0]); err != nil {
-			return err
+		if err := manage.CheckIntegration(args[0], args[1]); err != nil {
+			return phrase(err)
 		}
-		if _, err := keystore.ParseBaseURL(args[1]); err != nil {
-			return fmt.Errorf("%w (example: https://api.example.com/v1)", err)
-		}
-		return c.withManager(cmd, func(ctx context.Context, m *manager) error {
-			in, err := m.setIntegrationURL(ctx, args[0], args[1])
+		return c.withManager(cmd, func(ctx context.Context, m *manage.Manager) error {
+			in, err := m.SetIntegrationURL(ctx, args[0], args[1])
 			if err != nil {
 				return err
 			}
 			if *asJSON {
-				return writeJSON(cmd.OutOrStdout(), integrationJSON(in))
+				return writeJSON(cmd.OutOrStdout(), manage.IntegrationJSON(in))
 			}
 			return writeText(cmd.OutOrStdout(), func(p *printer) {
 				p.linef("Integration %s is now reached at %s.", in.ID, in.BaseURL)
@@ -106,16 +100,16 @@ while the integration has active keys (neither revoked nor expired), unless
 	asJSON := cmd.Flags().Bool("json", false, `print {"id": ..., "keys_deleted": N}`)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		id := args[0]
-		if err := checkIntegrationID(id); err != nil {
-			return err
+		if err := manage.CheckIntegrationID("id", id); err != nil {
+			return phrase(err)
 		}
-		return c.withManager(cmd, func(ctx context.Context, m *manager) error {
-			n, err := m.removeIntegration(ctx, id, *force)
+		return c.withManager(cmd, func(ctx context.Context, m *manage.Manager) error {
+			n, err := m.RemoveIntegration(ctx, id, *force)
 			if err != nil {
 				return err
 			}
 			if *asJSON {
-				return writeJSON(cmd.OutOrStdout(), removedIntegration{ID: id, KeysDeleted: n})
+				return writeJSON(cmd.OutOrStdout(), manage.RemovedIntegration{ID: id, KeysDeleted: n})
 			}
 			return writeText(cmd.OutOrStdout(), func(p *printer) {
 				p.linef("Removed integration %s and deleted its %d keys.", id, n)
@@ -123,19 +117,4 @@ while the integration has active keys (neither revoked nor expired), unless
 		})
 	}
 	return cmd
-}
-
-// removedIntegration is what `integrations remove --json` prints.
-type removedIntegration struct {
-	ID          string `json:"id"`
-	KeysDeleted int    `json:"keys_deleted"`
-}
-
-// checkIntegrationID says what is wrong with an integration id, if
-// anything.
-func checkIntegrationID(id string) error {
-	if !keystore.ValidIntegrationID(id) {
-		return fmt.Errorf("invalid integration id %q: use 1 to 63 lowercase letters, digits, '-' or '_', starting with a letter or digit", id)
-	}
-	return nil
 }

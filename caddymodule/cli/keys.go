@@ -1,25 +1,16 @@
-package caddymodule
+package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/manage"
 )
-
-// timePrecision is what the key store keeps of a timestamp.
-const timePrecision = time.Microsecond
-
-// maxKeyNameLen bounds a key's name, in characters.
-const maxKeyNameLen = 200
 
 // setupKeys configures `keygate keys` and its subcommands.
 func (c *cli) setupKeys(cmd *cobra.Command) {
@@ -34,7 +25,7 @@ func (c *cli) keysCreate() *cobra.Command {
 	cmd.Long = `Create an Access Key for an integration. The key is printed once and cannot
 be shown again: only its hash is stored. DURATION is a Go duration ("12h",
 "90m") or a number of days ("30d"); without it the key never expires.`
-	var req keyRequest
+	var req manage.KeyRequest
 	cmd.Flags().StringVar(&req.Integration, "integration", "", "the integration the key gives access to")
 	cmd.Flags().StringVar(&req.Name, "name", "", "a name to recognise the key by, such as its owner")
 	cmd.Flags().StringVar(&req.ExpiresIn, "expires-in", "", `lifetime of the key, such as "90d" or "12h" (default: never expires)`)
@@ -46,16 +37,18 @@ be shown again: only its hash is stored. DURATION is a Go duration ("12h",
 		if cmd.Flags().Changed("expires-in") && req.ExpiresIn == "" {
 			req.ExpiresIn = " " // an explicit empty value is a mistake, not "never"
 		}
-		if err := c.precheck(func(m *manager) error { _, err := m.checkKeyRequest(req); return err }); err != nil {
-			return err
+		// Checked before any store is opened: a mistake costs no
+		// connection.
+		if _, err := manage.CheckKeyRequest(req); err != nil {
+			return phrase(err)
 		}
-		return c.withManager(cmd, func(ctx context.Context, m *manager) error {
-			created, err := m.createKey(ctx, req)
+		return c.withManager(cmd, func(ctx context.Context, m *manage.Manager) error {
+			created, err := m.CreateKey(ctx, req)
 			if err != nil {
 				return err
 			}
 			if *asJSON {
-				return writeJSON(cmd.OutOrStdout(), created.json())
+				return writeJSON(cmd.OutOrStdout(), created.JSON())
 			}
 			return writeCreatedKey(cmd.OutOrStdout(), created)
 		})
@@ -73,7 +66,7 @@ listed. The status filters combine: --active --expired lists both. With
 --max-key-age (the gateway's max_key_age), the AGE column says "rotate soon"
 for a key past 80% of it and "too old" for one past it, which the gateway
 refuses as expired.`
-	var q keyQuery
+	var q manage.KeyQuery
 	cmd.Flags().StringVar(&q.Integration, "integration", "", "only the keys of this integration")
 	cmd.Flags().BoolVar(&q.Active, "active", false, "only keys that work: neither revoked nor expired")
 	cmd.Flags().BoolVar(&q.Revoked, "revoked", false, "only revoked keys")
@@ -82,26 +75,26 @@ refuses as expired.`
 	asJSON := cmd.Flags().Bool("json", false, "print a JSON array")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if cmd.Flags().Changed("integration") {
-			if err := checkIntegrationID(q.Integration); err != nil {
-				return err
+			if err := manage.CheckIntegrationID("integration", q.Integration); err != nil {
+				return phrase(err)
 			}
 		}
 		var age time.Duration
 		if cmd.Flags().Changed("max-key-age") {
-			d, err := parseLifetime("max-key-age", *maxAge, false)
+			d, err := manage.CheckLifetime("max_key_age", *maxAge, false)
 			if err != nil {
-				return err
+				return phrase(err)
 			}
 			age = d
 		}
-		return c.withManager(cmd, func(ctx context.Context, m *manager) error {
-			keys, err := m.listKeys(ctx, q)
+		return c.withManager(cmd, func(ctx context.Context, m *manage.Manager) error {
+			keys, err := m.ListKeys(ctx, q)
 			if err != nil {
 				return err
 			}
 			now := c.now()
 			if *asJSON {
-				return writeJSON(cmd.OutOrStdout(), keyViews(keys, now, age))
+				return writeJSON(cmd.OutOrStdout(), manage.KeyViews(keys, now, age))
 			}
 			return writeKeysTable(cmd.OutOrStdout(), keys, now, age)
 		})
@@ -112,37 +105,37 @@ refuses as expired.`
 // keysShow is `keygate keys show KEY_ID [--json]`.
 func (c *cli) keysShow() *cobra.Command {
 	return c.keyRecordCommand("show", "Show a key's record, without the key itself", "print a JSON object",
-		(*manager).showKey, func(w io.Writer, k keystore.Key) error { return writeKeyDetails(w, k, c.now()) })
+		(*manage.Manager).ShowKey, func(w io.Writer, k keystore.Key) error { return writeKeyDetails(w, k, c.now()) })
 }
 
 // keysRevoke is `keygate keys revoke KEY_ID [--json]`.
 func (c *cli) keysRevoke() *cobra.Command {
 	return c.keyRecordCommand("revoke", "Revoke a key: the gateway refuses it from then on",
-		"print the revoked key's record as a JSON object", (*manager).revokeKey, writeRevokedKey)
+		"print the revoked key's record as a JSON object", (*manage.Manager).RevokeKey, writeRevokedKey)
 }
 
 // keysDelete is `keygate keys delete KEY_ID [--json]`.
 func (c *cli) keysDelete() *cobra.Command {
 	return c.keyRecordCommand("delete", "Delete a key: the gateway refuses it, and it is gone from listings",
-		"print the deleted key's record as a JSON object", (*manager).deleteKey, writeDeletedKey)
+		"print the deleted key's record as a JSON object", (*manage.Manager).DeleteKey, writeDeletedKey)
 }
 
 // keyRecordCommand returns `keygate keys <name> KEY_ID [--json]`, which
 // runs op on the key and prints the record it returns, as JSON or with
 // write.
 func (c *cli) keyRecordCommand(name, short, jsonHelp string,
-	op func(m *manager, ctx context.Context, id string) (keystore.Key, error),
+	op func(m *manage.Manager, ctx context.Context, id string) (keystore.Key, error),
 	write func(w io.Writer, k keystore.Key) error) *cobra.Command {
 	cmd := newSubcommand(name+" KEY_ID [--json]", short, "KEY_ID")
 	asJSON := cmd.Flags().Bool("json", false, jsonHelp)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return c.keyCommand(cmd, args[0], func(ctx context.Context, m *manager) error {
+		return c.keyCommand(cmd, args[0], func(ctx context.Context, m *manage.Manager) error {
 			k, err := op(m, ctx, args[0])
 			if err != nil {
 				return err
 			}
 			if *asJSON {
-				return writeJSON(cmd.OutOrStdout(), newKeyView(k, c.now(), 0))
+				return writeJSON(cmd.OutOrStdout(), manage.NewKeyView(k, c.now(), 0))
 			}
 			return write(cmd.OutOrStdout(), k)
 		})
@@ -164,16 +157,16 @@ period: "keys show KEY_ID" tells when the old key was last used.`
 		if !cmd.Flags().Changed("grace") {
 			return fmt.Errorf("missing --grace DURATION (usage: %s)", cmd.UseLine())
 		}
-		if _, err := parseLifetime("grace", *grace, true); err != nil {
-			return err
+		if _, err := manage.CheckLifetime("grace", *grace, true); err != nil {
+			return phrase(err)
 		}
-		return c.keyCommand(cmd, args[0], func(ctx context.Context, m *manager) error {
-			r, err := m.rotateKey(ctx, args[0], *grace)
+		return c.keyCommand(cmd, args[0], func(ctx context.Context, m *manage.Manager) error {
+			r, err := m.RotateKey(ctx, args[0], *grace)
 			if err != nil {
 				return err
 			}
 			if *asJSON {
-				return writeJSON(cmd.OutOrStdout(), r.json())
+				return writeJSON(cmd.OutOrStdout(), r.JSON())
 			}
 			return writeRotatedKey(cmd.OutOrStdout(), r)
 		})
@@ -183,24 +176,9 @@ period: "keys show KEY_ID" tells when the old key was last used.`
 
 // keyCommand checks a KEY_ID argument before opening the store, then runs
 // fn with a manager.
-func (c *cli) keyCommand(cmd *cobra.Command, id string, fn func(ctx context.Context, m *manager) error) error {
-	if err := c.precheck(func(m *manager) error { return m.checkKeyID(id) }); err != nil {
-		return err
+func (c *cli) keyCommand(cmd *cobra.Command, id string, fn func(ctx context.Context, m *manage.Manager) error) error {
+	if err := manage.CheckKeyID(id, binary(cmd)); err != nil {
+		return phrase(err)
 	}
 	return c.withManager(cmd, fn)
-}
-
-// checkKeyName says what is wrong with a key name, if anything.
-func checkKeyName(name string) error {
-	switch {
-	case strings.TrimSpace(name) == "":
-		return errors.New("missing --name NAME: name the key after who or what will use it")
-	case !utf8.ValidString(name):
-		return errors.New("invalid --name: not valid UTF-8")
-	case utf8.RuneCountInString(name) > maxKeyNameLen:
-		return fmt.Errorf("invalid --name: longer than %d characters", maxKeyNameLen)
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return errors.New("invalid --name: control characters (tabs, newlines, ...) are not allowed")
-	}
-	return nil
 }

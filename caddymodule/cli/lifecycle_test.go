@@ -1,4 +1,4 @@
-package caddymodule
+package cli
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keygate/keygate/caddymodule"
+	"github.com/keygate/keygate/manage"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -20,9 +22,9 @@ func lifecycleCLI(t *testing.T) (*cli, *time.Time, *observer.ObservedLogs) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "keygate.db")
 	c := &cli{
 		openStore:   openStore,
-		getenv:      func(k string) string { return map[string]string{envDatabaseURL: db}[k] },
+		getenv:      func(k string) string { return map[string]string{caddymodule.EnvDatabaseURL: db}[k] },
 		now:         func() time.Time { return now },
-		auditLogger: func() *zap.Logger { return zap.New(core).Named(auditLoggerName) },
+		auditLogger: func() *zap.Logger { return zap.New(core).Named(manage.AuditLoggerName) },
 	}
 	return c, &now, logs
 }
@@ -30,16 +32,16 @@ func lifecycleCLI(t *testing.T) (*cli, *time.Time, *observer.ObservedLogs) {
 func TestCLIKeyLifecycle(t *testing.T) {
 	c, now, logs := lifecycleCLI(t)
 	mustRunCLI(t, c, "integrations", "add", "billing", "--base-url", "http://127.0.0.1:9")
-	var created createdKeyJSON
+	var created manage.CreatedKeyJSON
 	mustDecode(t, mustRunCLI(t, c, "keys", "create", "--integration", "billing", "--name", "ci", "--json"), &created)
 
-	var rotated rotatedKeyJSON
+	var rotated manage.RotatedKeyJSON
 	mustDecode(t, mustRunCLI(t, c, "keys", "rotate", created.ID, "--grace", "1h", "--json"), &rotated)
 	if rotated.RotatedFrom != created.ID || rotated.Name != "ci" || rotated.Integration != "billing" || rotated.Key == "" ||
 		rotated.OldExpiresAt == nil || !rotated.OldExpiresAt.Equal(now.Add(time.Hour)) {
 		t.Fatalf("rotate --json = %+v", rotated)
 	}
-	var shown keyView
+	var shown manage.KeyView
 	mustDecode(t, mustRunCLI(t, c, "keys", "show", created.ID, "--json"), &shown)
 	if shown.Status != "active" || shown.ExpiresAt == nil {
 		t.Fatalf("old key inside the grace period: %+v", shown)
@@ -49,7 +51,7 @@ func TestCLIKeyLifecycle(t *testing.T) {
 		t.Errorf("keys show after the grace period:\n%s", out)
 	}
 	for flag, want := range map[string]string{"--active": rotated.ID, "--expired": created.ID} {
-		var list []keyView
+		var list []manage.KeyView
 		mustDecode(t, mustRunCLI(t, c, "keys", "list", flag, "--json"), &list)
 		if len(list) != 1 || list[0].ID != want {
 			t.Errorf("keys list %s = %+v, want only %s", flag, list, want)
@@ -91,7 +93,7 @@ func TestCLIKeyLifecycle(t *testing.T) {
 	}
 	for i, e := range entries {
 		fields := e.ContextMap()
-		if e.LoggerName != auditLoggerName || fields["action"] != wantActions[i] || fields["actor"] == "" {
+		if e.LoggerName != manage.AuditLoggerName || fields["action"] != wantActions[i] || fields["actor"] == "" {
 			t.Errorf("audit entry %d = %s %v, want action %q with an actor", i, e.Message, fields, wantActions[i])
 		}
 		for _, secret := range []string{created.Key, rotated.Key} {

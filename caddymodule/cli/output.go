@@ -1,4 +1,4 @@
-package caddymodule
+package cli
 
 import (
 	"encoding/json"
@@ -10,33 +10,12 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/manage"
 )
 
 // This file formats what the management commands print: JSON for scripts,
 // aligned tables and short sentences for people. Every timestamp is shown
 // in UTC.
-
-// createdKeyJSON is `keys create --json`: the only output that ever holds
-// a key.
-type createdKeyJSON struct {
-	ID          string     `json:"id"`
-	Key         string     `json:"key"`
-	Name        string     `json:"name"`
-	Integration string     `json:"integration"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ExpiresAt   *time.Time `json:"expires_at"`
-}
-
-func (k createdKey) json() createdKeyJSON {
-	return createdKeyJSON{
-		ID:          k.ID,
-		Key:         k.Secret,
-		Name:        k.Name,
-		Integration: k.IntegrationID,
-		CreatedAt:   k.CreatedAt.UTC(),
-		ExpiresAt:   utcPtr(k.ExpiresAt),
-	}
-}
 
 // writeJSON prints v as indented JSON.
 func writeJSON(w io.Writer, v any) error {
@@ -48,24 +27,8 @@ func writeJSON(w io.Writer, v any) error {
 	return nil
 }
 
-// integrationsJSON returns integrations ready for JSON: never null, times
-// in UTC.
-func integrationsJSON(ins []keystore.Integration) []keystore.Integration {
-	out := make([]keystore.Integration, len(ins))
-	for i, in := range ins {
-		out[i] = integrationJSON(in)
-	}
-	return out
-}
-
-// integrationJSON returns in ready for JSON, its time in UTC.
-func integrationJSON(in keystore.Integration) keystore.Integration {
-	in.CreatedAt = in.CreatedAt.UTC()
-	return in
-}
-
 // writeCreatedKey shows a new key to a person, once, with its record.
-func writeCreatedKey(w io.Writer, k createdKey) error {
+func writeCreatedKey(w io.Writer, k manage.CreatedKey) error {
 	return writeText(w, func(p *printer) {
 		p.linef("Created key %s for integration %s.", k.ID, k.IntegrationID)
 		p.linef("")
@@ -180,12 +143,4 @@ func printable(s string) string {
 		return strconv.Quote(s)
 	}
 	return s
-}
-
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
 }

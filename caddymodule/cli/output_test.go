@@ -1,4 +1,4 @@
-package caddymodule
+package cli
 
 import (
 	"bytes"
@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/manage"
 )
 
 func TestEmptyListsAreEmptyJSONArrays(t *testing.T) {
 	for name, v := range map[string]any{
-		"keys":         keyViews(nil, time.Time{}, 0),
-		"integrations": integrationsJSON(nil),
+		"keys":         manage.KeyViews(nil, time.Time{}, 0),
+		"integrations": manage.IntegrationsJSON(nil),
 	} {
 		var b bytes.Buffer
 		if err := writeJSON(&b, v); err != nil {
@@ -27,7 +28,7 @@ func TestEmptyListsAreEmptyJSONArrays(t *testing.T) {
 func TestJSONTimesAreUTC(t *testing.T) {
 	paris := time.FixedZone("CET", 3600)
 	at := time.Date(2030, 1, 2, 4, 4, 5, 0, paris)
-	keys := keyViews([]keystore.Key{{ID: "kid_x", CreatedAt: at, ExpiresAt: &at, RevokedAt: &at, LastUsedAt: &at}}, at, time.Hour)
+	keys := manage.KeyViews([]keystore.Key{{ID: "kid_x", CreatedAt: at, ExpiresAt: &at, RevokedAt: &at, LastUsedAt: &at}}, at, time.Hour)
 	var b bytes.Buffer
 	if err := writeJSON(&b, keys); err != nil {
 		t.Fatal(err)
@@ -38,11 +39,16 @@ func TestJSONTimesAreUTC(t *testing.T) {
 }
 
 func TestCreatedKeyShownOnceWithWarning(t *testing.T) {
-	c := newTestCLI(nil, nil)
-	k, err := c.manager(nil, nil).newKey("billing", "ci", 0)
+	secret, hash, err := keystore.GenerateKey(nil, keystore.DefaultPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
+	id, err := keystore.NewKeyID(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := manage.CreatedKey{Secret: secret, NewKey: keystore.NewKey{Hash: hash,
+		Key: keystore.Key{ID: id, Name: "ci", IntegrationID: "billing", CreatedAt: time.Now()}}}
 	var b bytes.Buffer
 	if err := writeCreatedKey(&b, k); err != nil {
 		t.Fatal(err)
