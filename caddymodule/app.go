@@ -157,7 +157,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	rt := val.(*gateway.Runtime)
 	a.bind(rt, cfg)
-	if err := metrics.register(ctx.GetMetricsRegistry(), rt); err != nil {
+	var feed feedLagger
+	if rt.Followed() {
+		feed = rt
+	}
+	if err := metrics.register(ctx.GetMetricsRegistry(), feed); err != nil {
 		return err
 	}
 	a.CacheTTL = caddy.Duration(rt.CacheTTL())

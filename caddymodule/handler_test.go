@@ -18,7 +18,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/verify"
 )
 
 // memLookuper is an in-memory key store for the tests of what the handler
@@ -68,7 +70,7 @@ func newFixture(t testing.TB) *fixture {
 	f.expired = f.addKey(keystore.Credential{KeyID: "kid_expired00000000000", KeyName: "temp", IntegrationID: "billing", BaseURL: "http://billing.internal:8080/api/v1", ExpiresAt: fixtureNow.Add(-time.Second)})
 	f.otherIntegration = f.addKey(keystore.Credential{KeyID: "kid_search000000000000", KeyName: "search bot", IntegrationID: "search", BaseURL: "https://search.example.com"})
 
-	verifier, err := keystore.NewVerifier(f.store, keystore.VerifierConfig{
+	verifier, err := verify.NewVerifier(f.store, verify.VerifierConfig{
 		MaxCost: 1 << 20,
 		Now:     func() time.Time { return fixtureNow },
 	})
@@ -76,7 +78,8 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(verifier.Close)
-	f.app = &App{KeyPrefix: keystore.DefaultPrefix, shared: &sharedStore{verifier: verifier}, targets: new(targetCache)}
+	f.app = &App{KeyPrefix: keystore.DefaultPrefix, targets: new(targetCache)}
+	f.app.bind(gateway.New(nil, verifier), gateway.Config{})
 	return f
 }
 
@@ -605,19 +608,15 @@ func BenchmarkHandlerCacheHit(b *testing.B) {
 
 func BenchmarkVerifyCacheHit(b *testing.B) {
 	f := newFixture(b)
-	hash, err := keystore.ParseKey(keystore.DefaultPrefix, f.valid)
-	if err != nil {
-		b.Fatal(err)
-	}
 	ctx := context.Background()
 	for i := 0; i < 100; i++ {
-		_, _ = f.app.Verify(ctx, hash)
+		_, _ = f.app.auth.Authenticate(ctx, f.valid)
 		time.Sleep(time.Millisecond)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := f.app.Verify(ctx, hash); err != nil {
+		if _, err := f.app.auth.Authenticate(ctx, f.valid); err != nil {
 			b.Fatal(err)
 		}
 	}
