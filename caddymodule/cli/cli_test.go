@@ -23,7 +23,7 @@ import (
 // and the binary in integration_tests.
 type cliFakeStore struct {
 	// Store is nil: the lifecycle methods, which these tests do not call,
-	// are tested on a real SQLite store (see command_lifecycle_test.go).
+	// are tested on a real SQLite store (see lifecycle_test.go).
 	keystore.Store
 	integrations []keystore.Integration
 	keys         []keystore.NewKey
