@@ -1,3 +1,9 @@
+// Package verify is what a gateway keeps in memory in front of a key
+// store: the caching Verifier (ristretto, singleflight, negative entries,
+// invalidation by the change feed, the lookup cap and rate), the per-IP
+// FailureLimiter and the UsageRecorder of last_used_at. It knows nothing
+// of Caddy, and the stores know nothing of it: they apply their feed to a
+// keystore.Cache.
 package verify
 
 import (
