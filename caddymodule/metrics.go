@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keygate/keygate/verify"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/keygate/keygate/keystore"
 )
 
 // keygate's Prometheus metrics, served by Caddy's metrics endpoint (the
@@ -25,7 +24,6 @@ type collectors struct {
 	feedReconnects  prometheus.Counter
 	usageFlushes    prometheus.Counter
 	usageKeys       prometheus.Counter
-	gatewaysLive    prometheus.Gauge
 
 	allowed         prometheus.Counter            // auth requests allowed
 	refused         map[string]prometheus.Counter // auth requests refused, by reason
@@ -83,10 +81,6 @@ func newCollectors() *collectors {
 			Namespace: ns, Name: "last_used_keys_written_total",
 			Help: "Keys whose last-used time a batch wrote to the key store.",
 		}),
-		gatewaysLive: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: ns, Name: "gateways_live",
-			Help: "Live gateway instances in the key store's fleet table (keygate gateways list), this one included, as of this instance's last heartbeat.",
-		}),
 		refused: make(map[string]prometheus.Counter, len(refusals)),
 	}
 	c.allowed = c.authRequests.WithLabelValues("allowed", "")
@@ -100,8 +94,8 @@ func newCollectors() *collectors {
 }
 
 // verifier returns the verifier's instruments.
-func (c *collectors) verifier() keystore.Metrics {
-	return keystore.Metrics{
+func (c *collectors) verifier() verify.Metrics {
+	return verify.Metrics{
 		CacheHits:         c.cacheHits,
 		CacheMisses:       c.cacheMisses,
 		LookupDuration:    c.lookupDuration,
@@ -125,17 +119,25 @@ func (c *collectors) countRefusal(rf *refusal) {
 	}
 }
 
+// followedRuntime tells the change feed's lag and the fleet's live
+// count: a gateway.Runtime does.
+type followedRuntime interface {
+	FeedLag(now time.Time) (time.Duration, bool)
+	GatewaysLive() int
+}
+
 // register registers the collectors into reg, with the change feed's lag
-// as seen by v when the store has a feed. Registering twice is harmless.
-func (c *collectors) register(reg *prometheus.Registry, v *keystore.Verifier, followed bool) error {
+// and the fleet's live count as feed tells them when the store has a feed
+// (nil: none). Registering twice is harmless.
+func (c *collectors) register(reg *prometheus.Registry, feed followedRuntime) error {
 	if reg == nil {
 		return nil
 	}
 	all := []prometheus.Collector{c.authRequests, c.cacheHits, c.cacheMisses,
 		c.lookupDuration, c.lookupsInFlight, c.limiterRefusals, c.feedReconnects,
 		c.usageFlushes, c.usageKeys}
-	if followed {
-		all = append(all, feedLagGauge(v), c.gatewaysLive)
+	if feed != nil {
+		all = append(all, feedLagGauge(feed), gatewaysLiveGauge(feed))
 	}
 	for _, col := range all {
 		if err := reg.Register(col); err != nil {
@@ -147,17 +149,28 @@ func (c *collectors) register(reg *prometheus.Registry, v *keystore.Verifier, fo
 	return nil
 }
 
-// feedLagGauge reports how long ago v's change feed was last known
+// feedLagGauge reports how long ago the change feed was last known
 // healthy: about a second while it is, growing while it is down.
-func feedLagGauge(v *keystore.Verifier) prometheus.GaugeFunc {
+func feedLagGauge(feed followedRuntime) prometheus.GaugeFunc {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "keygate", Name: "feed_lag_seconds",
 		Help: "Time since the key store's change feed was last known healthy: under about a second while it is.",
 	}, func() float64 {
-		lag, ok := v.FeedLag(time.Now())
+		lag, ok := feed.FeedLag(time.Now())
 		if !ok {
 			return 0
 		}
 		return lag.Seconds()
+	})
+}
+
+// gatewaysLiveGauge reports the live gateway instances of the key store's
+// fleet table, as of this instance's last record: 0 until the first.
+func gatewaysLiveGauge(feed followedRuntime) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "keygate", Name: "gateways_live",
+		Help: "Live gateway instances in the key store's fleet table (keygate gateways list), this one included, as of this instance's last heartbeat.",
+	}, func() float64 {
+		return float64(feed.GatewaysLive())
 	})
 }

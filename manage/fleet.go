@@ -1,7 +1,9 @@
 package manage
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -19,44 +21,59 @@ import (
 // told otherwise (--wait).
 const DefaultWait = 5 * time.Second
 
-// ConfirmSeq waits until every live gateway of s has applied feed
-// sequence seq, or wait has passed; see keystore.Confirm. The result is
-// not Done when wait ran out: its Missing name the gateways behind. This
-// is what a front end calls after a change made outside this package,
-// such as a revocation by secret scanning or by plain SQL.
-func ConfirmSeq(ctx context.Context, s keystore.Store, seq int64, wait time.Duration, now func() time.Time) (keystore.Confirmation, error) {
-	c, err := keystore.Confirm(ctx, s, seq, wait, now)
-	if err != nil {
-		return c, fmt.Errorf("confirming the change with the gateways: %w", err)
+// MaxWait bounds the wait for a confirmation.
+const MaxWait = 10 * time.Minute
+
+// CheckWait checks the wait for a confirmation given as field. It needs
+// no store.
+func CheckWait(field string, d time.Duration) error {
+	if d <= 0 || d > MaxWait {
+		return invalidField(field, fmt.Sprintf("%s: want a duration above 0 and at most %s, such as 5s", d, MaxWait))
 	}
-	return c, nil
+	return nil
 }
 
-// ConfirmChange confirms every change committed so far, the caller's
-// included: it reads the feed's head and waits for it. Waiting for the
-// head rather than the change's own sequence may wait for a later change
-// too, never for less.
-func ConfirmChange(ctx context.Context, s keystore.Store, wait time.Duration, now func() time.Time) (keystore.Confirmation, error) {
-	fs, ok := s.(keystore.FleetStore)
+// ConfirmChange makes the gateways refuse what a change just ended: it
+// drops keyID (every key when empty) from the serving gateway's cache
+// (Manager.Drop), then waits until every live gateway has applied every
+// change committed so far, the caller's included, or until wait has
+// passed. Waiting for the feed's head rather than the change's own
+// sequence may wait for a later change too, never for less. The result
+// is not Done when wait ran out: its Missing name the gateways behind.
+// A store that keeps no fleet gives keystore.ErrNoFleet.
+func (m *Manager) ConfirmChange(ctx context.Context, keyID string, wait time.Duration) (keystore.Confirmation, error) {
+	if m.Drop != nil {
+		m.Drop(keyID)
+	}
+	fs, ok := m.Store.(keystore.FleetStore)
 	if !ok {
 		return keystore.Confirmation{}, keystore.ErrNoFleet
 	}
-	if now == nil {
-		now = time.Now
-	}
-	start := now()
+	start := m.Now()
 	seq, err := fs.FeedHead(ctx)
 	if err != nil {
 		return keystore.Confirmation{}, fmt.Errorf("confirming the change with the gateways: %w", err)
 	}
-	c, err := ConfirmSeq(ctx, s, seq, wait-now().Sub(start), now)
-	c.Elapsed = now().Sub(start)
+	c, err := m.ConfirmSeq(ctx, seq, wait-m.Now().Sub(start))
+	c.Elapsed = m.Now().Sub(start)
 	return c, err
 }
 
-// Gateways reads the fleet of s.
-func Gateways(ctx context.Context, s keystore.Store) (keystore.Fleet, error) {
-	fs, ok := s.(keystore.FleetStore)
+// ConfirmSeq waits until every live gateway has applied feed sequence
+// seq, or wait has passed; see keystore.Confirm. This is what a front end
+// calls after a change made outside this package, such as a revocation
+// by plain SQL.
+func (m *Manager) ConfirmSeq(ctx context.Context, seq int64, wait time.Duration) (keystore.Confirmation, error) {
+	c, err := keystore.Confirm(ctx, m.Store, seq, wait, m.Now)
+	if err != nil && !errors.Is(err, keystore.ErrNoFleet) {
+		return c, fmt.Errorf("confirming the change with the gateways: %w", err)
+	}
+	return c, err
+}
+
+// Gateways reads the fleet.
+func (m *Manager) Gateways(ctx context.Context) (keystore.Fleet, error) {
+	fs, ok := m.Store.(keystore.FleetStore)
 	if !ok {
 		return keystore.Fleet{}, keystore.ErrNoFleet
 	}
@@ -65,6 +82,33 @@ func Gateways(ctx context.Context, s keystore.Store) (keystore.Fleet, error) {
 		return keystore.Fleet{}, fmt.Errorf("listing gateways: %w", err)
 	}
 	return f, nil
+}
+
+// ErrNotConfirmed says some live gateways had not applied a change when
+// the wait ran out; the change itself is in the store.
+var ErrNotConfirmed = errors.New("not confirmed by every live gateway")
+
+// NotConfirmed returns the error of a confirmation that is not Done:
+// which gateways are behind, and how to wait again.
+func (m *Manager) NotConfirmed(c keystore.Confirmation, wait time.Duration) error {
+	missing := make([]string, len(c.Missing))
+	for i, g := range c.Missing {
+		missing[i] = fmt.Sprintf("%s (%s, applied seq %d, last seen %s ago)",
+			g.ID, g.Hostname, g.AppliedSeq, c.Now.Sub(g.LastSeen).Round(time.Millisecond))
+	}
+	return fmt.Errorf("%w: refused by %d/%d gateways after %s; not yet applied by %s. "+
+		"The change is in the key store, and a gateway cut off from it refuses cached keys once its stale_ttl has passed; "+
+		"'%s gateways wait %d' waits again, '%s gateways list' shows the fleet",
+		ErrNotConfirmed, c.Confirmed, c.Live, wait, strings.Join(missing, ", "), m.Bin, c.Seq, m.Bin)
+}
+
+// ConfirmationSummary is the line a front end prints for a confirmation
+// that is Done, such as "refused by 3/3 gateways in 4 ms".
+func ConfirmationSummary(c keystore.Confirmation) string {
+	if c.Live == 0 {
+		return "no gateway is running on this key store (0 live): nothing can accept the key"
+	}
+	return fmt.Sprintf("refused by %d/%d gateways in %d ms", c.Confirmed, c.Live, c.Elapsed.Milliseconds())
 }
 
 // ConfirmationJSON is a confirmation in --json output and admin API
@@ -89,31 +133,31 @@ func ConfirmationView(c keystore.Confirmation) ConfirmationJSON {
 	return v
 }
 
-// ConfirmationSummary is the line a front end prints for a confirmation
-// that is Done, such as "refused by 3/3 gateways in 4 ms".
-func ConfirmationSummary(c keystore.Confirmation) string {
-	if c.Live == 0 {
-		return "no gateway is running on this key store (0 live): nothing can accept the key"
-	}
-	return fmt.Sprintf("refused by %d/%d gateways in %d ms", c.Confirmed, c.Live, c.Elapsed.Milliseconds())
+// WithGateways is the JSON view of a change's result (an object) with
+// its confirmation added under "gateways", unless Gateways is nil.
+type WithGateways struct {
+	Result   any
+	Gateways *ConfirmationJSON
 }
 
-// ErrNotConfirmed says some live gateways had not applied a change when
-// the wait ran out; the change itself is in the store.
-var ErrNotConfirmed = errors.New("not confirmed by every live gateway")
-
-// NotConfirmed returns the error of a confirmation that is not Done:
-// which gateways are behind, and how to wait again.
-func NotConfirmed(c keystore.Confirmation, wait time.Duration, bin string) error {
-	missing := make([]string, len(c.Missing))
-	for i, g := range c.Missing {
-		missing[i] = fmt.Sprintf("%s (%s, applied seq %d, last seen %s ago)",
-			g.ID, g.Hostname, g.AppliedSeq, c.Now.Sub(g.LastSeen).Round(time.Millisecond))
+// MarshalJSON writes Result's fields, then "gateways" when set.
+func (r WithGateways) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(r.Result)
+	if err != nil || r.Gateways == nil {
+		return b, err
 	}
-	return fmt.Errorf("%w: refused by %d/%d gateways after %s; not yet applied by %s. "+
-		"The change is in the key store, and a gateway cut off from it refuses cached keys once its stale_ttl has passed; "+
-		"'%s gateways wait %d' waits again, '%s gateways list' shows the fleet",
-		ErrNotConfirmed, c.Confirmed, c.Live, wait, strings.Join(missing, ", "), bin, c.Seq, bin)
+	g, err := json.Marshal(r.Gateways)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.HasSuffix(b, []byte("}")) {
+		return nil, fmt.Errorf("adding gateways to %s: not a JSON object", b)
+	}
+	b = bytes.TrimSuffix(b, []byte("}"))
+	if len(b) > 1 {
+		b = append(b, ',')
+	}
+	return append(append(append(b, `"gateways":`...), g...), '}'), nil
 }
 
 // GatewayJSON is a gateway in `gateways list --json` and

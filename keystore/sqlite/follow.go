@@ -43,31 +43,26 @@ func defaultFeedSettings() feedSettings {
 		readEvery: ReadInterval, heartbeat: keystore.FleetHeartbeat}
 }
 
-// Follow applies the change feed to v until ctx ends, implementing
-// keystore.Follower, and returns ctx's error.
+// Follow implements keystore.Follower, whose contract it keeps; it
+// returns ctx's error.
 //
-// Every PollInterval it reads the changes after the last one it applied,
-// in one indexed read of the feed, applies them in order (v.Invalidate for
-// a key, v.DropAll for an integration) and reports v.FeedHealthy as of the
-// moment that read began. If the feed was pruned past the last applied
-// sequence, it drops the whole cache. A read that fails is logged and
-// tried again at the next tick; meanwhile the feed is not reported
-// healthy, so cached entries age out after the verifier's StaleTTL.
-//
-// Follow starts by dropping what v holds, read before the feed's starting
-// point was known, and starts from the last change committed. It also
-// prunes changes older than FeedRetention now and then.
-func (s *Store) Follow(ctx context.Context, v *keystore.Verifier, logger *zap.Logger) error {
-	return newFollower(s, v, logger.With(zap.String("database", s.path))).run(ctx)
+// Every PollInterval it looks at the WAL-index header for a commit, and
+// when there was one (or ReadInterval passed) it reads the changes after
+// the last one it applied, in one indexed read of the feed. A read that fails is logged and tried
+// again at the next tick; meanwhile the feed is not reported healthy, so
+// cached entries age out after the cache's stale TTL. It prunes changes
+// older than FeedRetention now and then.
+func (s *Store) Follow(ctx context.Context, c keystore.Cache, logger *zap.Logger) error {
+	return newFollower(s, c, logger.With(zap.String("database", s.path))).run(ctx)
 }
 
 // FollowAs is Follow for gateway instance self, which it records in the
 // fleet table (keystore.FleetStore) after each read that applied changes
 // and every keystore.FleetHeartbeat, and forgets when ctx ends. live, when
 // not nil, gets the number of live instances after each record.
-func (s *Store) FollowAs(ctx context.Context, v *keystore.Verifier, logger *zap.Logger, self keystore.Instance, live func(int)) error {
+func (s *Store) FollowAs(ctx context.Context, c keystore.Cache, logger *zap.Logger, self keystore.Instance, live func(int)) error {
 	logger = logger.With(zap.String("database", s.path))
-	f := newFollower(s, v, logger)
+	f := newFollower(s, c, logger)
 	f.cursor.RecordTo(func(ctx context.Context, applied int64) error {
 		n, err := s.RecordGateway(ctx, self, applied)
 		if err == nil && live != nil {
@@ -94,9 +89,9 @@ type follower struct {
 	cursor          *keystore.FeedCursor
 }
 
-func newFollower(s *Store, v *keystore.Verifier, log *zap.Logger) *follower {
+func newFollower(s *Store, c keystore.Cache, log *zap.Logger) *follower {
 	f := &follower{store: s, poll: s.feed.poll, readEvery: s.feed.readEvery}
-	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, v, log)
+	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, c, log)
 	return f
 }
 

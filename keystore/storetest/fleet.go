@@ -142,17 +142,13 @@ func testFleetConfirm(t *testing.T, s keystore.Store) {
 // applied, and forgets it when it stops.
 func testFleetFollowAs(t *testing.T, s keystore.Store) {
 	fs, ff := fleetOf(t, s)
-	v, err := keystore.NewVerifier(s, keystore.VerifierConfig{MaxCost: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(v.Close)
+	cache := &recordingCache{}
 	followCtx, stop := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	var lives []int
 	liveCh := make(chan int, 100)
 	self := instance("gw-self", "here", 30*time.Second)
-	go func() { done <- ff.FollowAs(followCtx, v, zap.NewNop(), self, func(n int) { liveCh <- n }) }()
+	go func() { done <- ff.FollowAs(followCtx, cache, zap.NewNop(), self, func(n int) { liveCh <- n }) }()
 	t.Cleanup(func() { stop(); <-done })
 
 	poll.Until(t, 10*time.Second, "the follower records itself", func() (bool, string) {
@@ -175,6 +171,9 @@ func testFleetFollowAs(t *testing.T, s keystore.Store) {
 	}
 	if f := mustFleet(t, fs); f.Gateways[0].AppliedSeq < head {
 		t.Fatalf("the follower's row applied %d, below the head %d it confirmed", f.Gateways[0].AppliedSeq, head)
+	}
+	if cache.invalidations(k.Hash) == 0 {
+		t.Fatal("the revocation was confirmed before the follower applied it to its cache")
 	}
 	for len(liveCh) > 0 {
 		lives = append(lives, <-liveCh)
