@@ -28,7 +28,8 @@ const MaxWait = 10 * time.Minute
 // no store.
 func CheckWait(field string, d time.Duration) error {
 	if d <= 0 || d > MaxWait {
-		return invalidField(field, fmt.Sprintf("%s: want a duration above 0 and at most %s, such as 5s", d, MaxWait))
+		return &Error{Kind: Invalid, Field: field, Hint: "pass --no-wait not to wait at all",
+			Problem: fmt.Sprintf("%q: want a duration above 0 and at most %s, such as 5s", d.String(), MaxWait)}
 	}
 	return nil
 }

@@ -27,8 +27,9 @@ import (
 //	         until the last of the N refuses it, and the confirmation time
 //	         the command prints ("gateways": {"ms"});
 //	cut      the same right after pg_terminate_backend of every gateway's
-//	         feed listener: the time from the terminate until the last of
-//	         the N refuses the key, and the printed confirmation.
+//	         feed listener, each connected for fleetSettle at least: the
+//	         time from the terminate until the last of the N refuses the
+//	         key, and the printed confirmation.
 //
 // A refusal is seen by one poller per gateway, a request every
 // -fleet-poll on a kept-alive connection, started before the change:
@@ -194,6 +195,31 @@ func (f *fleetBench) fleetState(ctx context.Context) (live, listeners int, err e
 	return live, listeners, err
 }
 
+// fleetSettle is how long every feed listener has been connected before
+// a cut: above the follower's longest backoff, 1s.
+const fleetSettle = 1500 * time.Millisecond
+
+// awaitSettled waits until every feed listener has been connected for
+// at least d.
+func (f *fleetBench) awaitSettled(ctx context.Context, d time.Duration) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var young int
+		err := f.withConn(ctx, func(conn *pgx.Conn) error {
+			return conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND application_name = $1 AND now() - backend_start < $2`,
+				feedListener, d).Scan(&young)
+		})
+		if err == nil && young == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("feed listeners not settled after a minute: %d connected for less than %s (%v)", young, d, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // withConn runs fn on a connection of its own to the store.
 func (f *fleetBench) withConn(ctx context.Context, fn func(*pgx.Conn) error) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -227,6 +253,14 @@ func (f *fleetBench) trial(ctx context.Context, cut bool) (took, printed time.Du
 	for i, u := range f.urls {
 		if code := f.get(u, k.Key); code != http.StatusOK {
 			return 0, 0, fmt.Errorf("gateway %d answered %d to a new key, want 200", i, code)
+		}
+	}
+	if cut {
+		// A listener cut soon after it connected backs off before it
+		// reconnects (keystore/postgres's follower): time one cut of a
+		// connection that lasted, not a flapping one.
+		if err := f.awaitSettled(ctx, fleetSettle); err != nil {
+			return 0, 0, err
 		}
 	}
 	refused := f.watch(k.Key)
