@@ -84,6 +84,30 @@ func (k NewKey) ValidateForRotation() error {
 //
 // It does not allocate unless p holds a percent-escape.
 func AmbiguousPath(p string) bool {
+	if strings.HasPrefix(p, "//") {
+		return true
+	}
+	for i := 0; i < len(p); i++ {
+		if pathSpecial[p[i]] {
+			return ambiguousDecoded(p)
+		}
+	}
+	return false
+}
+
+// pathSpecial marks the bytes without which a path cannot be ambiguous:
+// `.`, `%`, `\` and the control bytes.
+var pathSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t[0x7f], t['.'], t['%'], t['\\'] = true, true, true, true
+	return t
+}()
+
+// ambiguousDecoded is AmbiguousPath for a path that holds a special byte:
+// it checks p and each of its percent-decodings.
+func ambiguousDecoded(p string) bool {
 	for {
 		if ambiguousAsIs(p) {
 			return true
