@@ -21,6 +21,9 @@ const auditLoggerName = "keygate.audit"
 type auditLog struct {
 	logger *zap.Logger
 	actor  string
+	// fields go into every entry: what the actor said when it asked, such
+	// as the URL where a secret-scanning partner found a key.
+	fields []zap.Field
 }
 
 // log writes one entry.
@@ -28,7 +31,8 @@ func (a *auditLog) log(action string, fields ...zap.Field) {
 	if a == nil || a.logger == nil {
 		return
 	}
-	a.logger.Info(action, append([]zap.Field{zap.String("action", action), zap.String("actor", a.actor)}, fields...)...)
+	all := append([]zap.Field{zap.String("action", action), zap.String("actor", a.actor)}, a.fields...)
+	a.logger.Info(action, append(all, fields...)...)
 }
 
 // key writes an entry about a key.

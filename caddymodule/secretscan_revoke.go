@@ -1,0 +1,129 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/keystore/secretscan"
+)
+
+// handleReport answers each match of a verified report, revoking the
+// valid keys, and returns the feedback and how many keys it revoked. A
+// token reported twice is handled once. It fails only when the store
+// cannot answer; the revocations made until then stand, and a retry of
+// the report finds them done.
+func (h *SecretScanning) handleReport(ctx context.Context, partner secretscan.Partner, matches []secretscan.Match) ([]secretscan.Feedback, int, error) {
+	feedback := make([]secretscan.Feedback, 0, len(matches))
+	labels := make(map[keystore.Hash]string, len(matches))
+	revoked := 0
+	for _, m := range matches {
+		fb := secretscan.Feedback{TokenHash: secretscan.TokenHash(m.Token), TokenType: m.Type, Label: secretscan.FalsePositive}
+		// Checked as at the edge: what is not a keygate key costs no
+		// lookup.
+		hash, err := keystore.ParseKey(h.app.Prefix(), m.Token)
+		if err == nil {
+			label, seen := labels[hash]
+			if !seen {
+				var didRevoke bool
+				label, didRevoke, err = h.handleKey(ctx, partner, m, hash, fb.TokenHash)
+				if err != nil {
+					return nil, revoked, err
+				}
+				labels[hash] = label
+				if didRevoke {
+					revoked++
+				}
+			}
+			fb.Label = label
+		}
+		feedback = append(feedback, fb)
+	}
+	return feedback, revoked, nil
+}
+
+// handleKey looks up the reported key by its hash and revokes it if it is
+// valid. A key unknown to the store is a false positive; any key it
+// knows, valid or not, a true positive.
+func (h *SecretScanning) handleKey(ctx context.Context, partner secretscan.Partner, m secretscan.Match, hash keystore.Hash, tokenHash string) (label string, didRevoke bool, err error) {
+	var cred keystore.Credential
+	err = h.app.shared.withStore(func(s keystore.Store) error {
+		cred, err = s.LookupCredential(ctx, hash)
+		return err
+	})
+	switch {
+	case errors.Is(err, keystore.ErrNotFound):
+		h.logger.Info("reported token is not a key of this store", zap.String("partner", partner.Name), zap.String("token_hash", tokenHash))
+		return secretscan.FalsePositive, false, nil
+	case err != nil:
+		return "", false, err
+	}
+	fields := []zap.Field{zap.String("partner", partner.Name), zap.String("key_id", cred.KeyID),
+		zap.String("key_name", cred.KeyName), zap.String("integration", cred.IntegrationID),
+		zap.String("url", m.URL), zap.String("source", m.Source), zap.String("token_hash", tokenHash)}
+	if status := credentialStatus(cred, h.app.shared.clock()); status != "active" {
+		h.logger.Info("reported key was already refused", append(fields, zap.String("status", status))...)
+		return secretscan.TruePositive, false, nil
+	}
+	k, err := h.revoke(ctx, partner, m, cred.KeyID, tokenHash)
+	var oe *opError
+	switch {
+	case errors.As(err, &oe) && (oe.status == http.StatusConflict || oe.status == http.StatusNotFound):
+		// Revoked or deleted since the lookup: by a replay of this very
+		// report, say.
+		h.logger.Info("reported key was already refused", append(fields, zap.String("status", "revoked"))...)
+		return secretscan.TruePositive, false, nil
+	case err != nil:
+		return "", false, err
+	}
+	if _, err := h.app.shared.drop(k.ID); err != nil {
+		h.logger.Warn("cannot drop the revoked key from this instance's cache", zap.String("key_id", k.ID), zap.Error(err))
+	}
+	if err := confirmRevocation(ctx, h.app.shared, k); err != nil {
+		h.logger.Warn("revocation not confirmed by every gateway", zap.String("key_id", k.ID), zap.Error(err))
+	}
+	h.logger.Warn("leaked key revoked", fields...)
+	return secretscan.TruePositive, true, nil
+}
+
+// revoke revokes the key through the management operations, in the name
+// of the partner, with what it reported in the audit entry.
+func (h *SecretScanning) revoke(ctx context.Context, partner secretscan.Partner, m secretscan.Match, keyID, tokenHash string) (keystore.Key, error) {
+	var k keystore.Key
+	err := h.app.shared.withStore(func(s keystore.Store) error {
+		mgr := &manager{store: s, now: h.app.shared.clock, bin: "keygate", audit: &auditLog{
+			logger: h.audit, actor: "secret-scanning:" + partner.Name,
+			fields: []zap.Field{zap.String("url", m.URL), zap.String("source", m.Source),
+				zap.String("token_type", m.Type), zap.String("token_hash", tokenHash)},
+		}}
+		var err error
+		k, err = mgr.revokeKey(ctx, keyID)
+		return err
+	})
+	return k, err
+}
+
+// credentialStatus is "revoked" (deleted keys included), "expired" or
+// "active" as of now.
+func credentialStatus(c keystore.Credential, now time.Time) string {
+	switch {
+	case !c.RevokedAt.IsZero():
+		return "revoked"
+	case !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt):
+		return "expired"
+	}
+	return "active"
+}
+
+// confirmRevocation is the seam of confirmed revocation (issue 12 item 2:
+// a revocation returns when every live gateway refuses the key). Until
+// that lands, a revocation made here is confirmed by this instance only,
+// whose cache the handler has dropped; the other gateways apply it from
+// the store's change feed within milliseconds.
+func confirmRevocation(ctx context.Context, shared *sharedStore, k keystore.Key) error {
+	return nil
+}
