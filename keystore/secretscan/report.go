@@ -31,7 +31,7 @@ func ParseReport(body []byte, maxTokens int) ([]Match, error) {
 	if err != nil || tok != json.Delim('[') {
 		return nil, errors.New("malformed report: want a JSON array of {token, type, url, source}")
 	}
-	var matches []Match
+	matches := []Match{}
 	for dec.More() {
 		if len(matches) == maxTokens {
 			return nil, fmt.Errorf("%w: at most %d", ErrTooManyTokens, maxTokens)
