@@ -20,7 +20,7 @@ import (
 func (h *SecretScanning) handleReport(ctx context.Context, partner secretscan.Partner, matches []secretscan.Match) ([]secretscan.Feedback, int, error) {
 	feedback := make([]secretscan.Feedback, 0, len(matches))
 	labels := make(map[keystore.Hash]string, len(matches))
-	revoked := 0
+	var revoked []keystore.Key
 	for _, m := range matches {
 		fb := secretscan.Feedback{TokenHash: secretscan.TokenHash(m.Token), TokenType: m.Type, Label: secretscan.FalsePositive}
 		// Checked as at the edge: what is not a keygate key costs no
@@ -29,27 +29,33 @@ func (h *SecretScanning) handleReport(ctx context.Context, partner secretscan.Pa
 		if err == nil {
 			label, seen := labels[hash]
 			if !seen {
-				var didRevoke bool
-				label, didRevoke, err = h.handleKey(ctx, partner, m, hash, fb.TokenHash)
+				var k *keystore.Key
+				label, k, err = h.handleKey(ctx, partner, m, hash, fb.TokenHash)
 				if err != nil {
-					return nil, revoked, err
+					return nil, len(revoked), err
 				}
 				labels[hash] = label
-				if didRevoke {
-					revoked++
+				if k != nil {
+					revoked = append(revoked, *k)
 				}
 			}
 			fb.Label = label
 		}
 		feedback = append(feedback, fb)
 	}
-	return feedback, revoked, nil
+	if len(revoked) > 0 {
+		if err := confirmRevocations(ctx, h.app.shared, revoked); err != nil {
+			h.logger.Warn("revocations not confirmed by every gateway", zap.Int("keys", len(revoked)), zap.Error(err))
+		}
+	}
+	return feedback, len(revoked), nil
 }
 
-// handleKey looks up the reported key by its hash and revokes it if it is
-// valid. A key unknown to the store is a false positive; any key it
-// knows, valid or not, a true positive.
-func (h *SecretScanning) handleKey(ctx context.Context, partner secretscan.Partner, m secretscan.Match, hash keystore.Hash, tokenHash string) (label string, didRevoke bool, err error) {
+// handleKey looks up the reported key by its hash and, if it is valid,
+// revokes it, drops it from this instance's cache and returns it. A key
+// unknown to the store is a false positive; any key it knows, valid or
+// not, a true positive.
+func (h *SecretScanning) handleKey(ctx context.Context, partner secretscan.Partner, m secretscan.Match, hash keystore.Hash, tokenHash string) (label string, revoked *keystore.Key, err error) {
 	var cred keystore.Credential
 	err = h.app.shared.withStore(func(s keystore.Store) error {
 		cred, err = s.LookupCredential(ctx, hash)
@@ -58,16 +64,16 @@ func (h *SecretScanning) handleKey(ctx context.Context, partner secretscan.Partn
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
 		h.logger.Info("reported token is not a key of this store", zap.String("partner", partner.Name), zap.String("token_hash", tokenHash))
-		return secretscan.FalsePositive, false, nil
+		return secretscan.FalsePositive, nil, nil
 	case err != nil:
-		return "", false, err
+		return "", nil, err
 	}
 	fields := []zap.Field{zap.String("partner", partner.Name), zap.String("key_id", cred.KeyID),
 		zap.String("key_name", cred.KeyName), zap.String("integration", cred.IntegrationID),
 		zap.String("url", m.URL), zap.String("source", m.Source), zap.String("token_hash", tokenHash)}
 	if status := credentialStatus(cred, h.app.shared.clock()); status != "active" {
 		h.logger.Info("reported key was already refused", append(fields, zap.String("status", status))...)
-		return secretscan.TruePositive, false, nil
+		return secretscan.TruePositive, nil, nil
 	}
 	k, err := h.revoke(ctx, partner, m, cred.KeyID, tokenHash)
 	var oe *opError
@@ -76,18 +82,15 @@ func (h *SecretScanning) handleKey(ctx context.Context, partner secretscan.Partn
 		// Revoked or deleted since the lookup: by a replay of this very
 		// report, say.
 		h.logger.Info("reported key was already refused", append(fields, zap.String("status", "revoked"))...)
-		return secretscan.TruePositive, false, nil
+		return secretscan.TruePositive, nil, nil
 	case err != nil:
-		return "", false, err
+		return "", nil, err
 	}
 	if _, err := h.app.shared.drop(k.ID); err != nil {
 		h.logger.Warn("cannot drop the revoked key from this instance's cache", zap.String("key_id", k.ID), zap.Error(err))
 	}
-	if err := confirmRevocation(ctx, h.app.shared, k); err != nil {
-		h.logger.Warn("revocation not confirmed by every gateway", zap.String("key_id", k.ID), zap.Error(err))
-	}
 	h.logger.Warn("leaked key revoked", fields...)
-	return secretscan.TruePositive, true, nil
+	return secretscan.TruePositive, &k, nil
 }
 
 // revoke revokes the key through the management operations, in the name
@@ -119,11 +122,12 @@ func credentialStatus(c keystore.Credential, now time.Time) string {
 	return "active"
 }
 
-// confirmRevocation is the seam of confirmed revocation (issue 12 item 2:
-// a revocation returns when every live gateway refuses the key). Until
-// that lands, a revocation made here is confirmed by this instance only,
-// whose cache the handler has dropped; the other gateways apply it from
-// the store's change feed within milliseconds.
-func confirmRevocation(ctx context.Context, shared *sharedStore, k keystore.Key) error {
+// confirmRevocations is the seam of confirmed revocation (issue 12 item
+// 2: a revocation returns when every live gateway refuses the key), called
+// once per report with every key it revoked, so that the wait is paid
+// once. Until that lands, a revocation made here is confirmed by this
+// instance only, whose cache the handler has dropped; the other gateways
+// apply it from the store's change feed within milliseconds.
+func confirmRevocations(ctx context.Context, shared *sharedStore, keys []keystore.Key) error {
 	return nil
 }
