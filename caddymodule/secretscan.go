@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/keystore/secretscan"
+	"github.com/keygate/keygate/manage"
 )
 
 func init() {
@@ -84,6 +85,9 @@ type SecretScanning struct {
 	keys   *secretscan.KeyFile
 	logger *zap.Logger
 	audit  *zap.Logger
+	// now is the clock of key expiry and revocation; the runtime's when
+	// nil.
+	now func() time.Time
 }
 
 // CaddyModule returns the Caddy module information.
@@ -100,7 +104,7 @@ func (h *SecretScanning) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("getting keygate app: %w", err)
 	}
-	return h.setup(app.(*App), ctx.Logger(), caddy.Log().Named(auditLoggerName))
+	return h.setup(app.(*App), ctx.Logger(), caddy.Log().Named(manage.AuditLoggerName))
 }
 
 // setup checks the config, reads the public keys file and binds the
@@ -170,6 +174,14 @@ func (h *SecretScanning) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cad
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	return json.NewEncoder(w).Encode(feedback)
+}
+
+// clock returns now.
+func (h *SecretScanning) clock() time.Time {
+	if h.now != nil {
+		return h.now()
+	}
+	return h.app.runtime.Now()
 }
 
 // currentKeys returns the public keys, read again if the file changed.

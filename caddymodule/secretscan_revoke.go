@@ -3,13 +3,14 @@ package caddymodule
 import (
 	"context"
 	"errors"
-	"net/http"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/keystore"
 	"github.com/keygate/keygate/keystore/secretscan"
+	"github.com/keygate/keygate/manage"
 )
 
 // handleReport answers each match of a verified report, revoking the
@@ -44,7 +45,7 @@ func (h *SecretScanning) handleReport(ctx context.Context, partner secretscan.Pa
 		feedback = append(feedback, fb)
 	}
 	if len(revoked) > 0 {
-		if err := confirmRevocations(ctx, h.app.shared, revoked); err != nil {
+		if err := confirmRevocations(ctx, h.app.runtime, revoked); err != nil {
 			h.logger.Warn("revocations not confirmed by every gateway", zap.Int("keys", len(revoked)), zap.Error(err))
 		}
 	}
@@ -57,7 +58,7 @@ func (h *SecretScanning) handleReport(ctx context.Context, partner secretscan.Pa
 // not, a true positive.
 func (h *SecretScanning) handleKey(ctx context.Context, partner secretscan.Partner, m secretscan.Match, hash keystore.Hash, tokenHash string) (label string, revoked *keystore.Key, err error) {
 	var cred keystore.Credential
-	err = h.app.shared.withStore(func(s keystore.Store) error {
+	err = h.app.runtime.WithStore(func(s keystore.Store) error {
 		cred, err = s.LookupCredential(ctx, hash)
 		return err
 	})
@@ -71,14 +72,13 @@ func (h *SecretScanning) handleKey(ctx context.Context, partner secretscan.Partn
 	fields := []zap.Field{zap.String("partner", partner.Name), zap.String("key_id", cred.KeyID),
 		zap.String("key_name", cred.KeyName), zap.String("integration", cred.IntegrationID),
 		zap.String("url", m.URL), zap.String("source", m.Source), zap.String("token_hash", tokenHash)}
-	if status := credentialStatus(cred, h.app.shared.clock()); status != "active" {
+	if status := credentialStatus(cred, h.clock()); status != "active" {
 		h.logger.Info("reported key was already refused", append(fields, zap.String("status", status))...)
 		return secretscan.TruePositive, nil, nil
 	}
 	k, err := h.revoke(ctx, partner, m, cred.KeyID, tokenHash)
-	var oe *opError
-	switch {
-	case errors.As(err, &oe) && (oe.status == http.StatusConflict || oe.status == http.StatusNotFound):
+	switch me, _ := manage.AsError(err); {
+	case me != nil && (me.Kind == manage.Conflict || me.Kind == manage.NotFound):
 		// Revoked or deleted since the lookup: by a replay of this very
 		// report, say.
 		h.logger.Info("reported key was already refused", append(fields, zap.String("status", "revoked"))...)
@@ -86,7 +86,7 @@ func (h *SecretScanning) handleKey(ctx context.Context, partner secretscan.Partn
 	case err != nil:
 		return "", nil, err
 	}
-	if _, err := h.app.shared.drop(k.ID); err != nil {
+	if _, err := h.app.runtime.Drop(k.ID); err != nil {
 		h.logger.Warn("cannot drop the revoked key from this instance's cache", zap.String("key_id", k.ID), zap.Error(err))
 	}
 	h.logger.Warn("leaked key revoked", fields...)
@@ -97,14 +97,14 @@ func (h *SecretScanning) handleKey(ctx context.Context, partner secretscan.Partn
 // of the partner, with what it reported in the audit entry.
 func (h *SecretScanning) revoke(ctx context.Context, partner secretscan.Partner, m secretscan.Match, keyID, tokenHash string) (keystore.Key, error) {
 	var k keystore.Key
-	err := h.app.shared.withStore(func(s keystore.Store) error {
-		mgr := &manager{store: s, now: h.app.shared.clock, bin: "keygate", audit: &auditLog{
-			logger: h.audit, actor: "secret-scanning:" + partner.Name,
-			fields: []zap.Field{zap.String("url", m.URL), zap.String("source", m.Source),
+	err := h.app.runtime.WithStore(func(s keystore.Store) error {
+		mgr := &manage.Manager{Store: s, Now: h.clock, Bin: "keygate", Audit: &manage.Audit{
+			Logger: h.audit, Actor: "secret-scanning:" + partner.Name,
+			Fields: []zap.Field{zap.String("url", m.URL), zap.String("source", m.Source),
 				zap.String("token_type", m.Type), zap.String("token_hash", tokenHash)},
 		}}
 		var err error
-		k, err = mgr.revokeKey(ctx, keyID)
+		k, err = mgr.RevokeKey(ctx, keyID)
 		return err
 	})
 	return k, err
@@ -128,6 +128,6 @@ func credentialStatus(c keystore.Credential, now time.Time) string {
 // once. Until that lands, a revocation made here is confirmed by this
 // instance only, whose cache the handler has dropped; the other gateways
 // apply it from the store's change feed within milliseconds.
-func confirmRevocations(ctx context.Context, shared *sharedStore, keys []keystore.Key) error {
+func confirmRevocations(ctx context.Context, rt *gateway.Runtime, keys []keystore.Key) error {
 	return nil
 }

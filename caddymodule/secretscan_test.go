@@ -19,10 +19,13 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/keystore"
 	"github.com/keygate/keygate/keystore/secretscan"
 	"github.com/keygate/keygate/keystore/secretscan/secretscantest"
 	"github.com/keygate/keygate/keystore/sqlite"
+	"github.com/keygate/keygate/manage"
+	"github.com/keygate/keygate/verify"
 )
 
 // countingStore is a real store that counts its lookups by hash.
@@ -42,14 +45,14 @@ func (s *countingStore) LookupCredential(ctx context.Context, h keystore.Hash) (
 type scanFixture struct {
 	t        *testing.T
 	store    *countingStore
-	shared   *sharedStore
+	app      *App
 	handler  *SecretScanning
 	github   *secretscantest.Partner
 	gitlab   *secretscantest.Partner
 	keysPath string
 	logs     *observer.ObservedLogs
 	audit    *observer.ObservedLogs
-	mgr      *manager
+	mgr      *manage.Manager
 	secrets  []string // every key made, to check that none is logged
 }
 
@@ -66,22 +69,22 @@ func newScanFixture(t *testing.T) *scanFixture {
 		keysPath: filepath.Join(t.TempDir(), "partner-keys.json"),
 	}
 	secretscantest.WriteKeysFile(t, f.keysPath, f.github, f.gitlab)
-	verifier, err := keystore.NewVerifier(f.store, keystore.VerifierConfig{MaxCost: 1 << 20})
+	verifier, err := verify.NewVerifier(f.store, verify.VerifierConfig{MaxCost: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(verifier.Close)
-	f.shared = &sharedStore{store: f.store, verifier: verifier, now: time.Now}
-	app := &App{KeyPrefix: keystore.DefaultPrefix, shared: f.shared}
+	f.app = &App{KeyPrefix: keystore.DefaultPrefix}
+	f.app.bind(gateway.New(f.store, verifier), gateway.Config{})
 	core, logs := observer.New(zapcore.DebugLevel)
 	auditCore, audit := observer.New(zapcore.InfoLevel)
 	f.logs, f.audit = logs, audit
 	f.handler = &SecretScanning{PublicKeys: f.keysPath}
-	if err := f.handler.setup(app, zap.New(core), zap.New(auditCore).Named(auditLoggerName)); err != nil {
+	if err := f.handler.setup(f.app, zap.New(core), zap.New(auditCore).Named(manage.AuditLoggerName)); err != nil {
 		t.Fatal(err)
 	}
-	f.mgr = &manager{store: s, now: time.Now, bin: "keygate"}
-	if _, err := f.mgr.addIntegration(t.Context(), "billing", "http://billing.internal:8080"); err != nil {
+	f.mgr = &manage.Manager{Store: s, Now: time.Now, Bin: "keygate"}
+	if _, err := f.mgr.AddIntegration(t.Context(), "billing", "http://billing.internal:8080"); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -89,9 +92,9 @@ func newScanFixture(t *testing.T) *scanFixture {
 
 // key creates a key of integration billing, expiring after lifetime
 // unless it is empty.
-func (f *scanFixture) key(name, lifetime string) createdKey {
+func (f *scanFixture) key(name, lifetime string) manage.CreatedKey {
 	f.t.Helper()
-	k, err := f.mgr.createKey(f.t.Context(), keyRequest{Integration: "billing", Name: name, ExpiresIn: lifetime})
+	k, err := f.mgr.CreateKey(f.t.Context(), manage.KeyRequest{Integration: "billing", Name: name, ExpiresIn: lifetime})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -167,12 +170,12 @@ func TestSecretScanningRevokesLeakedKeys(t *testing.T) {
 	f := newScanFixture(t)
 	valid := f.key("ci runner", "")
 	revoked := f.key("old", "")
-	if _, err := f.mgr.revokeKey(t.Context(), revoked.ID); err != nil {
+	if _, err := f.mgr.RevokeKey(t.Context(), revoked.ID); err != nil {
 		t.Fatal(err)
 	}
 	expired := f.key("temp", "1m")
 	deleted := f.key("gone", "")
-	if _, err := f.mgr.deleteKey(t.Context(), deleted.ID); err != nil {
+	if _, err := f.mgr.DeleteKey(t.Context(), deleted.ID); err != nil {
 		t.Fatal(err)
 	}
 	unknown, _, err := keystore.GenerateKey(nil, keystore.DefaultPrefix)
@@ -180,11 +183,11 @@ func TestSecretScanningRevokesLeakedKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The valid key is in this instance's cache, as after a request.
-	if _, err := f.shared.verify(t.Context(), keystore.HashKey(valid.Secret)); err != nil {
+	if _, err := f.app.auth.Authenticate(t.Context(), valid.Secret); err != nil {
 		t.Fatalf("the valid key before the report: %v", err)
 	}
 	// The handler's clock is past the expiry of "temp".
-	f.shared.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	f.handler.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
 	lookupsBefore := f.store.lookups.Load()
 
 	const leakURL = "https://github.com/octocat/Hello-World/blob/1234/config.env"
@@ -221,7 +224,7 @@ func TestSecretScanningRevokesLeakedKeys(t *testing.T) {
 	}
 	// Refused by this instance at once, without waiting for a change feed
 	// (this fixture has none).
-	if _, err := f.shared.verify(t.Context(), keystore.HashKey(valid.Secret)); !errors.Is(err, keystore.ErrRevoked) {
+	if _, err := f.app.auth.Authenticate(t.Context(), valid.Secret); !errors.Is(err, keystore.ErrRevoked) {
 		t.Errorf("the leaked key after the report: %v, want ErrRevoked from this instance's cache", err)
 	}
 	entries := f.revocations()
@@ -363,7 +366,9 @@ func TestSecretScanningBounds(t *testing.T) {
 func TestSecretScanningStoreUnavailable(t *testing.T) {
 	f := newScanFixture(t)
 	k := f.key("ci runner", "")
-	f.shared.closed = true
+	if err := f.app.runtime.Destruct(); err != nil {
+		t.Fatal(err)
+	}
 	w := f.post(f.github, "Github", secretscantest.Report(t, match(k.Secret, "")))
 	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
 		t.Errorf("store closed: status %d, Retry-After %q; want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"))
