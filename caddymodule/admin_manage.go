@@ -29,6 +29,7 @@ import (
 //	POST   /keygate/keys/{id}/revoke                  revoke it
 //	POST   /keygate/keys/{id}/rotate                  rotate it: {"grace": "1h"}
 //	DELETE /keygate/keys/{id}                         delete it
+//	GET    /keygate/audit[?key=&integration=&actor=&before=&limit=]   the stored audit trail (admin_audit.go)
 //
 // Answers are the JSON of the command line's --json; creating and rotating
 // a key answer 201, and are the only answers that hold a key. Refusals are
@@ -48,6 +49,7 @@ func (a *AdminAPI) adminManageRoutes() []caddy.AdminRoute {
 		{Pattern: "/keygate/integrations/", Handler: caddy.AdminHandlerFunc(a.handleIntegration)},
 		{Pattern: "/keygate/keys", Handler: caddy.AdminHandlerFunc(a.handleKeys)},
 		{Pattern: "/keygate/keys/", Handler: caddy.AdminHandlerFunc(a.handleKey)},
+		{Pattern: "/keygate/audit", Handler: caddy.AdminHandlerFunc(a.handleAudit)},
 	}
 }
 
@@ -177,7 +179,7 @@ func (a *AdminAPI) manage(w http.ResponseWriter, r *http.Request, op func(ctx co
 	var result any
 	err = app.shared.withStore(func(s keystore.Store) error {
 		m := &manager{store: s, now: app.shared.clock, bin: "keygate",
-			audit: &auditLog{logger: a.audit(), actor: adminActor(r)}}
+			audit: &auditLog{logger: a.audit(), actor: adminActor(r), store: s, now: app.shared.clock}}
 		status, result, err = op(ctx, m)
 		return err
 	})

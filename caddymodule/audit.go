@@ -1,9 +1,13 @@
 package caddymodule
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/user"
 	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -21,7 +25,14 @@ const auditLoggerName = "keygate.audit"
 type auditLog struct {
 	logger *zap.Logger
 	actor  string
+	// store, when not nil, keeps each entry too (table keygate_audit), for
+	// the portal and GET /keygate/audit.
+	store keystore.Store
+	now   func() time.Time
 }
+
+// auditStoreTimeout bounds the storing of one audit entry.
+const auditStoreTimeout = 5 * time.Second
 
 // log writes one entry.
 func (a *auditLog) log(action string, fields ...zap.Field) {
@@ -29,6 +40,38 @@ func (a *auditLog) log(action string, fields ...zap.Field) {
 		return
 	}
 	a.logger.Info(action, append([]zap.Field{zap.String("action", action), zap.String("actor", a.actor)}, fields...)...)
+	if a.store == nil {
+		return
+	}
+	if err := a.keep(action, fields); err != nil {
+		a.logger.Warn("storing the audit entry failed", zap.String("action", action), zap.Error(err))
+	}
+}
+
+// keep stores an entry: the key id and integration in their columns, the
+// other fields as its details. The change it records is done already, so
+// a failure here is logged, not returned to who asked.
+func (a *auditLog) keep(action string, fields []zap.Field) error {
+	enc := zapcore.NewMapObjectEncoder()
+	for _, f := range fields {
+		f.AddTo(enc)
+	}
+	e := keystore.AuditEntry{At: a.now().UTC(), Actor: a.actor, Action: action}
+	e.KeyID, _ = enc.Fields["key_id"].(string)
+	e.IntegrationID, _ = enc.Fields["integration"].(string)
+	delete(enc.Fields, "key_id")
+	delete(enc.Fields, "integration")
+	if len(enc.Fields) > 0 {
+		details, err := json.Marshal(enc.Fields)
+		if err != nil {
+			return fmt.Errorf("encoding the details: %w", err)
+		}
+		e.Details = details
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), auditStoreTimeout)
+	defer cancel()
+	_, err := a.store.AppendAudit(ctx, e)
+	return err
 }
 
 // key writes an entry about a key.

@@ -21,7 +21,7 @@ func (c *cli) manager(cmd *cobra.Command, s keystore.Store) *manager {
 		bin = binary(cmd)
 	}
 	return &manager{store: s, now: c.now, random: c.random, bin: bin,
-		audit: &auditLog{logger: logger, actor: osActor(c.getenv)}}
+		audit: &auditLog{logger: logger, actor: osActor(c.getenv), store: s, now: c.now}}
 }
 
 // withManager opens the store named on cmd's command line and runs fn with
