@@ -306,4 +306,10 @@ func TestPortalRefusals(t *testing.T) {
 	if status, _ := send("POST", "/portal/integrations", form, same); status != http.StatusSeeOther {
 		t.Errorf("the same POST from the portal's origin: %d, want 303", status)
 	}
+	// The command line's changes are in the portal's audit trail too.
+	h.addIntegration("from-the-cli", "http://127.0.0.1:9")
+	status, page = send("GET", "/portal/audit?integration=from-the-cli", nil, map[string]string{"Authorization": basic})
+	if status != http.StatusOK || !strings.Contains(page, "<td>integration added</td>") {
+		t.Errorf("the audit page: %d, without the command line's change", status)
+	}
 }
