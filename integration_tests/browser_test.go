@@ -161,7 +161,12 @@ func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, browserTimeout)
 	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
+	start := time.Now()
+	err := chromedp.Do(ctx, actions...)
+	if took := time.Since(start); took > 10*time.Second {
+		b.t.Logf("%s took %v", what, took.Round(time.Millisecond))
+	}
+	if err != nil {
 		b.t.Fatalf("%s: %v\npage:\n%s", what, err, b.text())
 	}
 }

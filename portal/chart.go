@@ -26,6 +26,8 @@ type usageChart struct {
 	SVG   template.HTML
 	Total int64
 	Peak  int64
+	// From is when the first bar starts, as the axis labels it.
+	From string
 }
 
 // hourlyCounts sums counts into the chartHours hours that end with the
@@ -51,7 +53,7 @@ func chartSince(now time.Time) time.Time {
 // newUsageChart draws counts as of now.
 func newUsageChart(counts []keystore.UsageCount, now time.Time) usageChart {
 	hours, first := hourlyCounts(counts, now)
-	var c usageChart
+	c := usageChart{From: first.Format("Jan 2 15:04") + " UTC"}
 	for _, n := range hours {
 		c.Total += n
 		c.Peak = max(c.Peak, n)

@@ -19,8 +19,8 @@ func TestUsageChart(t *testing.T) {
 		{Start: time.Date(2026, 12, 2, 10, 25, 0, 0, time.UTC), Requests: 5},  // the hour of now
 	}
 	c := newUsageChart(counts, now)
-	if c.Total != 25 || c.Peak != 20 {
-		t.Fatalf("total %d, peak %d; want 25 and 20", c.Total, c.Peak)
+	if c.Total != 25 || c.Peak != 20 || c.From != "Dec 1 11:00 UTC" {
+		t.Fatalf("total %d, peak %d, from %q; want 25, 20, Dec 1 11:00 UTC", c.Total, c.Peak, c.From)
 	}
 	svg := string(c.SVG)
 	bars := regexp.MustCompile(`<rect class="bar" x="(\d+)" y="(\d+)" width="\d+" height="(\d+)"><title>([^<]*)</title>`).FindAllStringSubmatch(svg, -1)

@@ -14,6 +14,7 @@ package portal
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -127,6 +128,9 @@ func New(c Config) (*Portal, error) {
 	return p, nil
 }
 
+// maxFormBytes bounds the body of a form the portal reads.
+const maxFormBytes = 64 << 10
+
 // userKey carries the authenticated user in a request's context.
 type userKey struct{}
 
@@ -143,8 +147,17 @@ func (p *Portal) Serve(w http.ResponseWriter, r *http.Request, user, mount strin
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := p.origin.Check(r); err != nil {
 			http.Error(w, "cross-origin request refused", http.StatusForbidden)
+			return
+		}
+		if err := r.ParseForm(); err != nil {
+			status := http.StatusBadRequest
+			if errors.As(err, new(*http.MaxBytesError)) {
+				status = http.StatusRequestEntityTooLarge
+			}
+			http.Error(w, "the form could not be read: "+err.Error(), status)
 			return
 		}
 		if !p.csrf.valid(r.PostFormValue("csrf"), user, p.now()) {

@@ -144,6 +144,11 @@ func TestChangesNeedCSRFTokenAndSameOrigin(t *testing.T) {
 	if len(h.ops.ins) != 0 {
 		t.Fatalf("a refused POST added %v", h.ops.ins)
 	}
+	big := add(h.p.csrf.token("alice", testNow))
+	big.Set("padding", strings.Repeat("x", maxFormBytes))
+	if resp, _ := h.postAsIs("/integrations", big); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("a form over %d bytes: %d, want 413", maxFormBytes, resp.StatusCode)
+	}
 	resp, _ := h.post("/integrations", add(h.p.csrf.token("alice", testNow)))
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/portal/integrations/weather?notice=integration-added" {
 		t.Fatalf("a valid POST: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
