@@ -2,10 +2,12 @@ package caddymodule
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/manage"
 )
 
 // handleAudit serves GET /keygate/audit[?key=&integration=&actor=&before=&limit=]:
@@ -27,25 +29,10 @@ func (a *AdminAPI) handleAudit(w http.ResponseWriter, r *http.Request) error {
 		return apiError(err)
 	}
 	f.Limit = int(limit)
-	app, err := runningKeygate()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), commandTimeout)
-	defer cancel()
-	var entries []keystore.AuditEntry
-	err = app.shared.withStore(func(s keystore.Store) error {
-		entries, err = s.ListAudit(ctx, f)
-		return err
+	return a.manage(w, r, func(ctx context.Context, m *manage.Manager) (int, any, error) {
+		entries, err := m.ListAudit(ctx, f)
+		return http.StatusOK, entries, err
 	})
-	if err != nil {
-		return apiError(err)
-	}
-	if entries == nil {
-		entries = []keystore.AuditEntry{}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	return writeJSON(w, entries)
 }
 
 // queryInt reads an optional integer query parameter in [lo, hi]; 0 when
@@ -56,8 +43,8 @@ func queryInt(v, name string, lo, hi int64) (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < lo || n > hi {
-		return 0, invalid("invalid " + name + " " + strconv.Quote(v) + ": want a whole number from " +
-			strconv.FormatInt(lo, 10) + " to " + strconv.FormatInt(hi, 10))
+		return 0, &manage.Error{Kind: manage.Invalid, Field: name,
+			Problem: fmt.Sprintf("%q: want a whole number from %d to %d", v, lo, hi)}
 	}
 	return n, nil
 }

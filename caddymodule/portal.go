@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/manage"
 	"github.com/keygate/keygate/portal"
 )
 
@@ -66,9 +67,9 @@ func (p *Portal) Provision(ctx caddy.Context) error {
 		secret = []byte(caddy.NewReplacer().ReplaceKnown(p.CSRFSecret, ""))
 	}
 	logger := ctx.Logger()
-	ops := &portalOps{app: app.(*App), audit: caddy.Log().Named(auditLoggerName)}
+	ops := &portalOps{runtime: app.(*App).runtime, audit: caddy.Log().Named(manage.AuditLoggerName)}
 	p.portal, err = portal.New(portal.Config{
-		Ops: ops, Now: ops.app.shared.clock, Secret: secret, GatewayURL: p.GatewayURL,
+		Ops: ops, Now: ops.runtime.Now, Secret: secret, GatewayURL: p.GatewayURL,
 		OnError: func(r *http.Request, err error) {
 			logger.Error("portal page failed", zap.String("uri", r.RequestURI), zap.Error(err))
 		},

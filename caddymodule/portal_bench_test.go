@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/keystore"
 	"github.com/keygate/keygate/keystore/sqlite"
 	"github.com/keygate/keygate/keystore/storetest"
@@ -39,8 +40,7 @@ func BenchmarkPortalIntegrationPage(b *testing.B) {
 			}
 		}
 	}
-	app := &App{shared: &sharedStore{store: store, now: time.Now}}
-	p, err := portal.New(portal.Config{Ops: &portalOps{app: app, audit: zap.NewNop()}, Secret: bytes.Repeat([]byte("k"), 32)})
+	p, err := portal.New(portal.Config{Ops: &portalOps{runtime: gateway.New(store, nil), audit: zap.NewNop()}, Secret: bytes.Repeat([]byte("k"), 32)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -59,12 +59,8 @@ func (p *Portal) addIntegration(w http.ResponseWriter, r *http.Request) {
 	id, baseURL := strings.TrimSpace(r.PostFormValue("id")), strings.TrimSpace(r.PostFormValue("base_url"))
 	in, err := p.ops.AddIntegration(r.Context(), user(r), id, baseURL)
 	if err != nil {
-		pr := p.ops.Explain(err)
-		if pr.Status >= 500 {
-			p.fail(w, r, err)
-			return
-		}
-		p.showIntegrations(w, r, pr.Status, form{Values: map[string]string{"id": id, "base_url": baseURL}, Problem: pr})
+		p.formFailed(w, r, err, func(status int, f form) { p.showIntegrations(w, r, status, f) },
+			map[string]string{"id": id, "base_url": baseURL})
 		return
 	}
 	seeOther(w, r, "/integrations/"+in.ID+"?notice=integration-added")
@@ -164,6 +160,9 @@ func (p *Portal) formFailed(w http.ResponseWriter, r *http.Request, err error, s
 	if pr.Status >= 500 || pr.Status == http.StatusNotFound {
 		p.fail(w, r, err)
 		return
+	}
+	if _, ok := values[pr.Field]; !ok {
+		pr.Field = "" // not a field of this form: about the form as a whole
 	}
 	show(pr.Status, form{Values: values, Problem: pr})
 }

@@ -29,8 +29,7 @@ const touchSQL = `WITH u AS (
 )
 DELETE FROM keygate_key_usage WHERE bucket < $5`
 
-// TouchKeys records uses in one statement, only ever moving last_used_at
-// forward, adding request counts and pruning old ones.
+// TouchKeys implements keystore.Store, in one statement (touchSQL).
 func (s *Store) TouchKeys(ctx context.Context, uses map[string]keystore.Use) error {
 	if len(uses) == 0 {
 		return nil
@@ -61,8 +60,7 @@ func (s *Store) TouchKeys(ctx context.Context, uses map[string]keystore.Use) err
 	return nil
 }
 
-// KeyUsage returns the request counts of key id from since on, oldest
-// first.
+// KeyUsage implements keystore.Store.
 func (s *Store) KeyUsage(ctx context.Context, id string, since time.Time) ([]keystore.UsageCount, error) {
 	var out []keystore.UsageCount
 	err := s.retry(true, func() error {

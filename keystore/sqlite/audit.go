@@ -10,7 +10,7 @@ import (
 	"github.com/keygate/keygate/keystore"
 )
 
-// AppendAudit stores an audit entry and returns its id.
+// AppendAudit implements keystore.Store.
 func (s *Store) AppendAudit(ctx context.Context, e keystore.AuditEntry) (int64, error) {
 	at := e.At
 	if at.IsZero() {
@@ -30,7 +30,7 @@ func (s *Store) AppendAudit(ctx context.Context, e keystore.AuditEntry) (int64, 
 	return id, nil
 }
 
-// ListAudit returns the entries that match f, newest first.
+// ListAudit implements keystore.Store.
 func (s *Store) ListAudit(ctx context.Context, f keystore.AuditFilter) ([]keystore.AuditEntry, error) {
 	var where []string
 	var args []any

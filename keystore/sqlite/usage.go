@@ -14,10 +14,9 @@ import (
 // SQLite's limit on bound parameters.
 const touchBatch = 500
 
-// TouchKeys records uses in one transaction: per touchBatch keys, one
-// statement moves last_used_at forward and one adds the request counts to
-// their buckets; then one prunes the buckets past retention. The change
-// feed's trigger ignores last_used_at, so this writes no feed row.
+// TouchKeys implements keystore.Store in one transaction: per touchBatch
+// keys, one statement moves last_used_at forward and one adds the request
+// counts to their buckets; then one prunes the buckets past retention.
 func (s *Store) TouchKeys(ctx context.Context, uses map[string]keystore.Use) error {
 	if len(uses) == 0 {
 		return nil
@@ -70,8 +69,7 @@ func touch(ctx context.Context, tx *sql.Tx, args []any) error {
 	return err
 }
 
-// KeyUsage returns the request counts of key id from since on, oldest
-// first.
+// KeyUsage implements keystore.Store.
 func (s *Store) KeyUsage(ctx context.Context, id string, since time.Time) ([]keystore.UsageCount, error) {
 	rows, err := s.reader.QueryContext(ctx, `SELECT bucket, requests FROM keygate_key_usage
 		WHERE key_id = ? AND bucket >= ? ORDER BY bucket`, id, formatTime(since))
