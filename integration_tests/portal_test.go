@@ -195,6 +195,9 @@ func portalFlow(t *testing.T, javascript bool) {
 		chromedp.WaitVisible(chromedp.CSS("#f-key")),
 		chromedp.SendKeys(chromedp.CSS("#f-integration"), "weather"),
 		chromedp.Click(chromedp.CSS(`form.filters button`)),
+		// the filtered page: its input's value attribute, which typing
+		// into the unfiltered page's input does not set
+		chromedp.WaitVisible(chromedp.CSS(`#f-integration[value="weather"]`)),
 		chromedp.WaitVisible(chromedp.CSS("table.audit")))
 	audit := b.text()
 	for _, want := range []string{"key revoked", "key created", "integration added", portalUser} {
