@@ -52,7 +52,6 @@ http://127.0.0.1:{{.Port}} {
 		keygate
 		reverse_proxy {
 			dynamic keygate
-			rewrite {keygate.integration.path}{uri}
 		}
 	}
 }
