@@ -32,6 +32,7 @@ import (
 //	POST   /keygate/keys/{id}/rotate                  rotate it: {"grace": "1h"}
 //	DELETE /keygate/keys/{id}                         delete it
 //	GET    /keygate/gateways                          the fleet (see admin_confirm.go)
+//	GET    /keygate/audit[?key=&integration=&actor=&before=&limit=]   the stored audit trail (admin_audit.go)
 //
 // Revoking, deleting, rotating with grace 0 and removing an integration
 // wait for every live gateway to apply the change: see admin_confirm.go.
@@ -58,6 +59,7 @@ func (a *AdminAPI) adminManageRoutes() []caddy.AdminRoute {
 		{Pattern: "/keygate/keys", Handler: caddy.AdminHandlerFunc(a.handleKeys)},
 		{Pattern: "/keygate/keys/", Handler: caddy.AdminHandlerFunc(a.handleKey)},
 		{Pattern: "/keygate/gateways", Handler: caddy.AdminHandlerFunc(a.handleGateways)},
+		{Pattern: "/keygate/audit", Handler: caddy.AdminHandlerFunc(a.handleAudit)},
 	}
 }
 
@@ -199,7 +201,7 @@ func (a *AdminAPI) manage(w http.ResponseWriter, r *http.Request, op func(ctx co
 	var result any
 	err = app.runtime.WithStore(func(s keystore.Store, drop func(keyID string)) error {
 		m := &manage.Manager{Store: s, Now: app.runtime.Now, Bin: "keygate", Drop: drop,
-			Audit: &manage.Audit{Logger: a.audit(), Actor: adminActor(r)}}
+			Audit: &manage.Audit{Logger: a.audit(), Actor: adminActor(r), Store: s, Now: app.runtime.Now}}
 		status, result, err = op(ctx, m)
 		return err
 	})

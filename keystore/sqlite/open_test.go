@@ -5,15 +5,13 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"errors"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/keystore/internal/schema"
 )
 
 // mustFailOpen opens path, which must fail with an error that says every
@@ -135,6 +133,16 @@ func TestOpenEmptyPath(t *testing.T) {
 	}
 }
 
+// latestMigration is the version of the newest migration.
+func latestMigration(t *testing.T) int64 {
+	t.Helper()
+	v, err := schema.Latest(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(v)
+}
+
 // schemaVersion reads the migrations table.
 func schemaVersion(t *testing.T, db *sql.DB) (version int64, dirty bool, rows int) {
 	t.Helper()
@@ -203,22 +211,4 @@ func TestConcurrentOpen(t *testing.T) {
 	if v, dirty, rows := schemaVersion(t, stores[0].reader); v != latestMigration(t) || dirty || rows != 1 {
 		t.Fatalf("%s: version %d, dirty %v, %d rows; want version %d, clean, 1 row", migrationsTable, v, dirty, rows, latestMigration(t))
 	}
-}
-
-// latestMigration returns the version of the newest embedded migration.
-func latestMigration(t *testing.T) int64 {
-	t.Helper()
-	files, err := fs.Glob(migrations, "migrations/*.up.sql")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("listing migrations: %v (%d files)", err, len(files))
-	}
-	var latest int64
-	for _, f := range files {
-		v, err := strconv.ParseInt(strings.SplitN(path.Base(f), "_", 2)[0], 10, 64)
-		if err != nil {
-			t.Fatalf("migration %s: %v", f, err)
-		}
-		latest = max(latest, v)
-	}
-	return latest
 }

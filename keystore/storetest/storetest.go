@@ -57,6 +57,11 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"Fleet/Stale", testFleetStale},
 		{"Fleet/Confirm", testFleetConfirm},
 		{"Fleet/FollowAs", testFleetFollowAs},
+		{"Usage/Counts", testUsageCounts},
+		{"Usage/Retention", testUsageRetention},
+		{"Usage/RemovedWithKeys", testUsageRemovedWithKeys},
+		{"Audit/FilterAndPage", testAudit},
+		{"Keys/ListPage", testListKeysPage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
