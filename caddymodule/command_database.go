@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 
@@ -40,6 +42,9 @@ func (c *cli) databaseURL(cmd *cobra.Command) (string, error) {
 func (c *cli) withStore(cmd *cobra.Command, fn func(ctx context.Context, s keystore.Store) error) error {
 	dbURL, err := c.databaseURL(cmd)
 	if err != nil {
+		return err
+	}
+	if err := checkStoreFile(cmd, dbURL); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), commandTimeout)
@@ -169,3 +174,36 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
+
+// annotationCreatesStore marks the one command that may create an embedded
+// store's file: `integrations add`, the first step on a new key store.
+const annotationCreatesStore = "keygate.creates-store"
+
+// checkStoreFile fails when dbURL names an SQLite file that does not exist
+// and cmd is not the command that starts a new store, or when the file's
+// -wal or -shm is there without it. A missing file is more often one that
+// a gateway had open and that was removed or moved than a new store: a
+// command that silently made an empty one there would answer "unknown
+// key" to `keys revoke` while the gateway goes on accepting the key.
+func checkStoreFile(cmd *cobra.Command, dbURL string) error {
+	loc, err := parseDatabaseURL(dbURL)
+	if err != nil || loc.kind != kindSQLite {
+		return nil // openStore says what is wrong with the URL
+	}
+	if _, err := os.Stat(loc.path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	for _, sidecar := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(loc.path + sidecar); err == nil {
+			return fmt.Errorf("the SQLite database %s does not exist, but %s does: the database was removed or moved "+
+				"while a gateway had it open, or one stopped uncleanly; put the file back (gateways refuse every "+
+				"request until then) rather than start a new, empty key store next to it", loc.path, loc.path+sidecar)
+		}
+	}
+	if cmd.Annotations[annotationCreatesStore] == "" {
+		return fmt.Errorf("the SQLite database %s does not exist: if a gateway uses it, it was removed or moved, "+
+			"so put it back (gateways refuse every request until then); to start a new key store there, "+
+			"add its first integration with '%s integrations add ID --base-url URL'", loc.path, binary(cmd))
+	}
+	return nil
+}
