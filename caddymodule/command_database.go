@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -45,7 +46,7 @@ func (c *cli) withStore(cmd *cobra.Command, fn func(ctx context.Context, s keyst
 		return err
 	}
 	if err := checkStoreFile(cmd, dbURL); err != nil {
-		return err
+		return storeError("cannot open the key store", dbURL, err)
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), commandTimeout)
 	defer cancel()
@@ -192,6 +193,9 @@ func checkStoreFile(cmd *cobra.Command, dbURL string) error {
 	}
 	if _, err := os.Stat(loc.path); !errors.Is(err, fs.ErrNotExist) {
 		return nil
+	}
+	if di, err := os.Stat(filepath.Dir(loc.path)); err != nil || !di.IsDir() {
+		return nil // openStore says what is wrong with the directory
 	}
 	for _, sidecar := range []string{"-wal", "-shm"} {
 		if _, err := os.Stat(loc.path + sidecar); err == nil {
