@@ -20,7 +20,7 @@ import (
 // adminServer serves keygate's admin routes as Caddy's admin endpoint
 // does, for a running app on a fresh SQLite store, and returns the audit
 // entries they write.
-func adminServer(t *testing.T) (*httptest.Server, *observer.ObservedLogs) {
+func adminServer(t testing.TB) (*httptest.Server, *observer.ObservedLogs) {
 	t.Helper()
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "keygate.db"))
 	if err != nil {
@@ -54,7 +54,7 @@ func adminServer(t *testing.T) (*httptest.Server, *observer.ObservedLogs) {
 }
 
 // call sends a request with an optional body and decodes the JSON answer.
-func call(t *testing.T, srv *httptest.Server, method, path, body string, out any) int {
+func call(t testing.TB, srv *httptest.Server, method, path, body string, out any) int {
 	t.Helper()
 	req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 	if err != nil {
