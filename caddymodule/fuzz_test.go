@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/keygate/keygate/manage"
 )
 
 // FuzzBearerToken: bearerToken never panics; a token it returns is a
@@ -52,7 +54,7 @@ func FuzzAdminBody(f *testing.F) {
 	}
 	srv, _ := adminServer(f)
 	call(f, srv, "POST", "/keygate/integrations", `{"id":"billing","base_url":"http://127.0.0.1:9"}`, nil)
-	var created createdKeyJSON
+	var created manage.CreatedKeyJSON
 	call(f, srv, "POST", "/keygate/keys", `{"integration":"billing","name":"fuzz"}`, &created)
 	routes := []struct{ method, path string }{
 		{"POST", "/keygate/integrations"},

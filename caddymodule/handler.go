@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/verify"
 )
 
 func init() {
@@ -131,24 +132,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case status == credentialsMalformed:
 		return h.refuse(w, r, refuseMalformed, nil, "", nil)
 	}
-	hash, err := keystore.ParseKey(h.app.Prefix(), token)
-	switch {
-	case err != nil && blocked:
-		return h.refuseLimited(w, r, wait)
-	case err != nil:
-		return h.refuse(w, r, refuseMalformed, nil, "", nil)
-	}
 	var cred keystore.Credential
+	var err error
 	if blocked {
-		cred, err = h.app.VerifyCached(r.Context(), hash)
-		if errors.Is(err, keystore.ErrNotCached) || errors.Is(err, keystore.ErrUnknownKey) {
+		cred, err = h.app.auth.AuthenticateCached(r.Context(), token)
+		if errors.Is(err, verify.ErrNotCached) || errors.Is(err, keystore.ErrUnknownKey) || errors.Is(err, keystore.ErrMalformed) {
 			return h.refuseLimited(w, r, wait)
 		}
 	} else {
-		cred, err = h.app.Verify(r.Context(), hash)
+		cred, err = h.app.auth.Authenticate(r.Context(), token)
 	}
 	if err != nil {
 		switch {
+		case errors.Is(err, keystore.ErrMalformed):
+			return h.refuse(w, r, refuseMalformed, nil, "", nil)
 		case errors.Is(err, keystore.ErrUnknownKey):
 			return h.refuse(w, r, refuseUnknown, nil, "", nil)
 		case errors.Is(err, keystore.ErrRevoked):
@@ -330,8 +327,8 @@ func bearerToken(hdr http.Header) (string, credentialsStatus) {
 	if token == "" {
 		return "", credentialsMalformed
 	}
-	// Any other byte that is not part of a key, spaces included, makes
-	// keystore.ParseKey refuse the token as malformed.
+	// Any other byte that is not part of a credential, spaces included,
+	// makes the runtime refuse the token as malformed.
 	return token, credentialsOK
 }
 

@@ -1,220 +1,89 @@
 package keystore
 
-import "hash/crc32"
-
-// Redacted replaces, in what RedactKeys returns, each run of characters
-// that may belong to a key.
-const Redacted = "REDACTED"
-
-// What RedactKeys redacts, and how much of a text it looks at.
-const (
-	// RedactMinRun is the shortest run of key characters (base62) that is
-	// redacted wherever it stands: a piece of a key shorter than this
-	// leaves more than 160 of its 256 bits unknown. Shorter runs are
-	// ordinary words and numbers, which the log needs.
-	RedactMinRun = 16
-	// RedactMaxLen bounds the text RedactKeys looks at and returns; what
-	// is longer is cut there and ends with "…". It bounds the work a
-	// refused request can cause, however long its URI.
-	RedactMaxLen = 4096
-	// redactPasses bounds the rounds of percent-decoding: %25 encodes a
-	// '%', so %2525%36%42 is "k" after three.
-	redactPasses = 8
+import (
+	"net/url"
+	"regexp"
+	"strings"
 )
 
-// RedactKeys returns s, a request URI or host, with anything that may be a
-// key with this prefix, or a piece of one, replaced by Redacted, however
-// it is percent-encoded (once, several times over, or partly). It looks
-// at s as if it were percent-decoded until nothing changes, and redacts,
-// in s itself:
-//
-//   - every run of RedactMinRun or more base62 characters, with or
-//     without the `<prefix>_` before it: a key, a bare secret, or a long
-//     piece of one;
-//   - every run that holds part of a whole key split into shorter pieces
-//     by other characters (`/`, `-`, `&name=`, ...): the base62
-//     characters from the start of a run on, query parameter names left
-//     out, that carry a valid key checksum.
-//
-// A key whose pieces are shorter than RedactMinRun and interleaved with
-// other letters or digits (but query parameter names) is not recognised. The cost is one scan of s
-// when it holds no '%' and no long run; s is cut to RedactMaxLen first.
-func RedactKeys(s, prefix string) string {
-	if len(s) > RedactMaxLen {
-		s = s[:RedactMaxLen] + "…"
+// Errors of a store's driver may quote its URL, password included: every
+// error that may hold one goes through Redact before anyone reads it.
+
+// Redacted stands for a password in messages.
+const Redacted = "xxxxx"
+
+// keywordPassword finds password=... in key=value connection strings.
+var keywordPassword = regexp.MustCompile(`(?i)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)`)
+
+// Redact returns err with every occurrence of databaseURL's password
+// replaced, wherever a driver may have quoted it.
+func Redact(err error, databaseURL string) error {
+	if err == nil {
+		return nil
 	}
-	if !mayHoldKey(s) {
+	msg := err.Error()
+	var secrets []string
+	if u, perr := url.Parse(databaseURL); perr == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			secrets = append(secrets, pw, url.QueryEscape(pw), url.PathEscape(pw))
+		}
+		if pw := u.Query().Get("password"); pw != "" {
+			secrets = append(secrets, pw, url.QueryEscape(pw))
+		}
+	}
+	for _, m := range keywordPassword.FindAllStringSubmatch(databaseURL, -1) {
+		secrets = append(secrets, m[1], strings.Trim(m[1], "'"))
+	}
+	if len(secrets) == 0 {
+		return err
+	}
+	for _, s := range secrets {
+		msg = replaceDelimited(msg, s, Redacted)
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
+// replaceDelimited replaces every occurrence of old in s. An old shorter
+// than 8 bytes is only replaced where it is not part of a longer run of
+// letters and digits, so that a short password does not garble the words of
+// the message around it.
+func replaceDelimited(s, old, repl string) string {
+	if old == "" {
 		return s
 	}
-	v := decodeView(s)
-	runs := v.runs()
-	marked := make([]bool, len(runs))
-	for i, r := range runs {
-		if r.n >= RedactMinRun {
-			marked[i] = true
-		}
+	if len(old) >= 8 {
+		return strings.ReplaceAll(s, old, repl)
 	}
-	v.markSplitKeys(runs, marked, prefix)
-	return v.redact(s, runs, marked)
-}
-
-// mayHoldKey reports whether s may hold a key or a piece of one worth
-// redacting: it has a '%', a long run of base62, or enough base62 in all
-// for a whole key.
-func mayHoldKey(s string) bool {
-	run, total := 0, 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '%':
-			return true
-		case isBase62[c]:
-			run++
-			total++
-			if run >= RedactMinRun || total >= secretLen+checksumLen {
-				return true
-			}
-		default:
-			run = 0
+	var b strings.Builder
+	for {
+		i := strings.Index(s, old)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
 		}
-	}
-	return false
-}
-
-// view is s percent-decoded: byte i of the decoded text is b[i], and
-// stands for s[from[i]:to[i]].
-type view struct {
-	b        []byte
-	from, to []int32
-}
-
-// decodeView percent-decodes s until nothing changes, or redactPasses
-// times.
-func decodeView(s string) view {
-	v := view{b: []byte(s), from: make([]int32, len(s)), to: make([]int32, len(s))}
-	for i := range s {
-		v.from[i], v.to[i] = int32(i), int32(i+1)
-	}
-	for range redactPasses {
-		if !v.decodeOnce() {
-			break
+		end := i + len(old)
+		before, after := i > 0 && isAlnum(s[i-1]) && isAlnum(old[0]),
+			end < len(s) && isAlnum(s[end]) && isAlnum(old[len(old)-1])
+		b.WriteString(s[:i])
+		if before || after {
+			b.WriteString(old)
+		} else {
+			b.WriteString(repl)
 		}
-	}
-	return v
-}
-
-// decodeOnce decodes each %XX of v in place, and reports whether there
-// was one.
-func (v *view) decodeOnce() bool {
-	w, changed := 0, false
-	for r := 0; r < len(v.b); w++ {
-		if v.b[r] == '%' && r+2 < len(v.b) && isHex(v.b[r+1]) && isHex(v.b[r+2]) {
-			v.b[w] = unhex(v.b[r+1])<<4 | unhex(v.b[r+2])
-			v.from[w], v.to[w] = v.from[r], v.to[r+2]
-			r += 3
-			changed = true
-			continue
-		}
-		v.b[w], v.from[w], v.to[w] = v.b[r], v.from[r], v.to[r]
-		r++
-	}
-	v.b, v.from, v.to = v.b[:w], v.from[:w], v.to[:w]
-	return changed
-}
-
-// run is a maximal run of base62 bytes of a view: b[at:at+n]. name: it
-// is followed by '=', as a query parameter's name is.
-type run struct {
-	at, n int
-	name  bool
-}
-
-func (v *view) runs() []run {
-	var runs []run
-	for i := 0; i < len(v.b); {
-		if !isBase62[v.b[i]] {
-			i++
-			continue
-		}
-		j := i
-		for j < len(v.b) && isBase62[v.b[j]] {
-			j++
-		}
-		runs = append(runs, run{at: i, n: j - i, name: j < len(v.b) && v.b[j] == '='})
-		i = j
-	}
-	return runs
-}
-
-// markSplitKeys marks every run that holds part of a whole key whose
-// secret starts a run and whose pieces are the runs that follow, query
-// parameter names left out: the key's characters, with the separators
-// between runs skipped, carry its checksum.
-func (v *view) markSplitKeys(runs []run, marked []bool, prefix string) {
-	const keyLen = secretLen + checksumLen
-	var chars [keyLen]byte
-	seed := crc32.Update(0, crc32.IEEETable, []byte(prefix+"_"))
-	for first := range runs {
-		if runs[first].name {
-			continue
-		}
-		n, last := 0, first
-		for last < len(runs) && n < keyLen {
-			if r := runs[last]; !r.name {
-				n += copy(chars[n:], v.b[r.at:r.at+r.n])
-			}
-			last++
-		}
-		if n < keyLen {
-			return // not enough base62 left for a key
-		}
-		if checksumOf(crc32.Update(seed, crc32.IEEETable, chars[:secretLen])) == [checksumLen]byte(chars[secretLen:]) {
-			for i := first; i < last; i++ {
-				marked[i] = marked[i] || !runs[i].name
-			}
-		}
+		s = s[end:]
 	}
 }
 
-// checksumOf is checksum's base62 form of a CRC32.
-func checksumOf(crc uint32) [checksumLen]byte {
-	var out [checksumLen]byte
-	for i := checksumLen - 1; i >= 0; i-- {
-		out[i] = alphabet[crc%62]
-		crc /= 62
-	}
-	return out
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
-// redact returns s with the text that each marked run stands for
-// replaced by Redacted.
-func (v *view) redact(s string, runs []run, marked []bool) string {
-	out := make([]byte, 0, len(s))
-	at := 0
-	for i, r := range runs {
-		if !marked[i] {
-			continue
-		}
-		from, to := int(v.from[r.at]), int(v.to[r.at+r.n-1])
-		out = append(out, s[at:from]...)
-		out = append(out, Redacted...)
-		at = to
-	}
-	if at == 0 {
-		return s
-	}
-	return string(append(out, s[at:]...))
+// redactedError is an error whose message had secrets removed; it still
+// wraps the original for errors.Is.
+type redactedError struct {
+	msg string
+	err error
 }
 
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
-	}
-	return c - '0'
-}
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }

@@ -32,22 +32,16 @@ func defaultFeedSettings() feedSettings {
 	return feedSettings{FeedCursorConfig: keystore.DefaultFeedCursorConfig(), poll: PollInterval}
 }
 
-// Follow applies the change feed to v until ctx ends, implementing
-// keystore.Follower, and returns ctx's error.
+// Follow implements keystore.Follower, whose contract it keeps; it
+// returns ctx's error.
 //
 // Every PollInterval it reads the changes after the last one it applied,
-// in one indexed read of the feed, applies them in order (v.Invalidate for
-// a key, v.DropAll for an integration) and reports v.FeedHealthy as of the
-// moment that read began. If the feed was pruned past the last applied
-// sequence, it drops the whole cache. A read that fails is logged and
-// tried again at the next tick; meanwhile the feed is not reported
-// healthy, so cached entries age out after the verifier's StaleTTL.
-//
-// Follow starts by dropping what v holds, read before the feed's starting
-// point was known, and starts from the last change committed. It also
-// prunes changes older than FeedRetention now and then.
-func (s *Store) Follow(ctx context.Context, v *keystore.Verifier, logger *zap.Logger) error {
-	return newFollower(s, v, logger.With(zap.String("database", s.path))).run(ctx)
+// in one indexed read of the feed. A read that fails is logged and tried
+// again at the next tick; meanwhile the feed is not reported healthy, so
+// cached entries age out after the cache's stale TTL. It prunes changes
+// older than FeedRetention now and then.
+func (s *Store) Follow(ctx context.Context, c keystore.Cache, logger *zap.Logger) error {
+	return newFollower(s, c, logger.With(zap.String("database", s.path))).run(ctx)
 }
 
 // follower is the state of one Follow: the store's keystore.FeedSource,
@@ -56,15 +50,47 @@ type follower struct {
 	store  *Store
 	poll   time.Duration
 	cursor *keystore.FeedCursor
-	v      *keystore.Verifier
+	cache  keystore.Cache
 	log    *zap.Logger
 	gone   error // the last CheckFile failure, nil while the file is there
 }
 
-func newFollower(s *Store, v *keystore.Verifier, log *zap.Logger) *follower {
-	f := &follower{store: s, poll: s.feed.poll, v: v, log: log}
-	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, v, log)
+func newFollower(s *Store, c keystore.Cache, log *zap.Logger) *follower {
+	f := &follower{store: s, poll: s.feed.poll, cache: c, log: log}
+	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, c, log)
 	return f
+}
+
+// fileThere reports whether the store's path still names the file it
+// opened (see Store.CheckFile). From the moment it does not, the cache is
+// fenced (keystore.Fencer), so that every request is refused as
+// store_unavailable, its cached keys too: they came from a file that no
+// other process sees any more, where a revocation can no longer reach
+// them; and the store's own lookups fail. That is logged at error, with
+// the path. The fence lifts, and the cache is dropped, when the path
+// names the same file again (moved back, or linked back).
+func (f *follower) fileThere() bool {
+	err := f.store.CheckFile()
+	fence, _ := f.cache.(keystore.Fencer)
+	switch {
+	case err != nil && (f.gone == nil || err.Error() != f.gone.Error()):
+		f.log.Error("key store file gone: refusing every request until it is back",
+			zap.String("path", f.store.path), zap.Error(err))
+		f.store.gone.Store(&err)
+		if fence != nil {
+			fence.Fence(err)
+		}
+		f.cache.DropAll()
+	case err == nil && f.gone != nil:
+		f.log.Info("key store file back: serving again, with an empty cache", zap.String("path", f.store.path))
+		f.store.gone.Store(nil)
+		if fence != nil {
+			fence.Unfence()
+		}
+		f.cache.DropAll()
+	}
+	f.gone = err
+	return err == nil
 }
 
 func (f *follower) run(ctx context.Context) error {
@@ -84,28 +110,6 @@ func (f *follower) run(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
-}
-
-// fileThere reports whether the store's path still names the file it
-// opened (see Store.CheckFile). From the moment it does not, the verifier
-// is fenced, so that every request is refused as store_unavailable, its
-// cached keys too: they came from a file that no other process sees any
-// more, where a revocation can no longer reach them. That is logged at
-// error, with the path. The fence lifts, and the cache is dropped, when
-// the path names the same file again (moved back, or linked back).
-func (f *follower) fileThere() bool {
-	err := f.store.CheckFile()
-	switch {
-	case err != nil && (f.gone == nil || err.Error() != f.gone.Error()):
-		f.log.Error("key store file gone: refusing every request until it is back",
-			zap.String("path", f.store.path), zap.Error(err))
-		f.v.Fence(err)
-	case err == nil && f.gone != nil:
-		f.log.Info("key store file back: serving again, with an empty cache", zap.String("path", f.store.path))
-		f.v.Unfence()
-	}
-	f.gone = err
-	return err == nil
 }
 
 // read finds the feed's starting point if it has none yet, then applies

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
@@ -48,6 +49,8 @@ type Store struct {
 	feed   feedSettings
 	// ident identifies the file opened at path (see CheckFile).
 	ident os.FileInfo
+	// gone is why lookups fail while a follower finds the file gone.
+	gone atomic.Pointer[error]
 }
 
 var (
