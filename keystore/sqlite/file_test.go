@@ -34,11 +34,11 @@ func TestFollowFencesWhileTheFileIsGone(t *testing.T) {
 	if err := os.Rename(path, path+".moved"); err != nil {
 		t.Fatal(err)
 	}
-	within(t, 2*time.Second, "the cached key refused once the file is moved away", fenced)
+	within(t, 10*time.Second, "the cached key refused once the file is moved away", fenced)
 	if err := os.Rename(path+".moved", path); err != nil {
 		t.Fatal(err)
 	}
-	within(t, 2*time.Second, "the key accepted once the file is back", serving)
+	within(t, 10*time.Second, "the key accepted once the file is back", serving)
 
 	// Replaced by a copy: another file, however equal.
 	data, err := os.ReadFile(path)
@@ -51,19 +51,19 @@ func TestFollowFencesWhileTheFileIsGone(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	within(t, 2*time.Second, "the key refused once the file is replaced", fenced)
+	within(t, 10*time.Second, "the key refused once the file is replaced", fenced)
 	if err := f.gateway.CheckFile(); err == nil || !strings.Contains(err.Error(), "replaced by another file") || !strings.Contains(err.Error(), path) {
 		t.Errorf("CheckFile after a replacement: %v, want one saying %s was replaced", err, path)
 	}
 	if err := os.Rename(path+".orig", path); err != nil {
 		t.Fatal(err)
 	}
-	within(t, 2*time.Second, "the key accepted once the original file is back", serving)
+	within(t, 10*time.Second, "the key accepted once the original file is back", serving)
 
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	within(t, 2*time.Second, "the key refused once the file is removed", fenced)
+	within(t, 10*time.Second, "the key refused once the file is removed", fenced)
 	if err := f.gateway.CheckFile(); err == nil || !strings.Contains(err.Error(), path+" was removed") {
 		t.Errorf("CheckFile after removal: %v, want one saying %s was removed", err, path)
 	}
