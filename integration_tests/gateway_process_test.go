@@ -88,14 +88,12 @@ http://127.0.0.1:{{.Port}} {
 		}
 		reverse_proxy {
 			dynamic keygate
-			rewrite {keygate.integration.path}{uri}
 		}
 	}
 	handle_path /stripped/* {
 		keygate
 		reverse_proxy {
 			dynamic keygate
-			rewrite {keygate.integration.path}{uri}
 		}
 	}
 	handle /forward/* {
@@ -104,14 +102,12 @@ http://127.0.0.1:{{.Port}} {
 		}
 		reverse_proxy {
 			dynamic keygate
-			rewrite {keygate.integration.path}{uri}
 		}
 	}
 	handle {
 		keygate
 		reverse_proxy {
 			dynamic keygate
-			rewrite {keygate.integration.path}{uri}
 		}
 	}
 }

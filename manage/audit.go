@@ -16,6 +16,9 @@ const AuditLoggerName = "keygate.audit"
 type Audit struct {
 	Logger *zap.Logger
 	Actor  string
+	// Fields go into every entry: what the actor said when it asked, such
+	// as the URL where a secret-scanning partner found a key.
+	Fields []zap.Field
 }
 
 // log writes one entry.
@@ -23,7 +26,8 @@ func (a *Audit) log(action string, fields ...zap.Field) {
 	if a == nil || a.Logger == nil {
 		return
 	}
-	a.Logger.Info(action, append([]zap.Field{zap.String("action", action), zap.String("actor", a.Actor)}, fields...)...)
+	all := append([]zap.Field{zap.String("action", action), zap.String("actor", a.Actor)}, a.Fields...)
+	a.Logger.Info(action, append(all, fields...)...)
 }
 
 // key writes an entry about a key.
