@@ -18,7 +18,7 @@ func TestNoCaddyBelowTheGlue(t *testing.T) {
 		forbidden []string
 	}{
 		{
-			packages:  []string{"./keystore/...", "./verify", "./gateway", "./manage"},
+			packages:  []string{"./keystore/...", "./verify", "./gateway", "./manage", "./portal"},
 			forbidden: []string{"github.com/caddyserver/", "github.com/keygate/keygate/caddymodule"},
 		},
 		{

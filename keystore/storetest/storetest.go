@@ -53,6 +53,11 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"Touch/Many", testTouchMany},
 		{"Integrations/SetURL", testSetIntegrationURL},
 		{"Integrations/Remove", testRemoveIntegration},
+		{"Usage/Counts", testUsageCounts},
+		{"Usage/Retention", testUsageRetention},
+		{"Usage/RemovedWithKeys", testUsageRemovedWithKeys},
+		{"Audit/FilterAndPage", testAudit},
+		{"Keys/ListPage", testListKeysPage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
