@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -108,8 +107,9 @@ func (h *Handler) logAllowed(r *http.Request, cred *keystore.Credential) {
 }
 
 // appendRequestFields appends what the auth log says of the request. Never
-// the Authorization header; and a key pasted into the URI or Host is
-// redacted.
+// the Authorization header or any other header; and anything in the URI
+// or Host that may be a key, or a piece of one, in any encoding, is
+// redacted (see keystore.RedactKeys).
 func (h *Handler) appendRequestFields(fields []zap.Field, r *http.Request) []zap.Field {
 	remoteIP, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -122,8 +122,8 @@ func (h *Handler) appendRequestFields(fields []zap.Field, r *http.Request) []zap
 	prefix := h.app.Prefix()
 	return append(fields,
 		zap.String("method", r.Method),
-		zap.String("host", redactKeys(r.Host, prefix)),
-		zap.String("uri", redactKeys(clientURI(r), prefix)))
+		zap.String("host", keystore.RedactKeys(r.Host, prefix)),
+		zap.String("uri", keystore.RedactKeys(clientURI(r), prefix)))
 }
 
 // clientURI is the URI the client asked for, before any rewrite that ran
@@ -134,45 +134,4 @@ func clientURI(r *http.Request) string {
 		return orig.RequestURI
 	}
 	return r.RequestURI
-}
-
-// redactMinLen is how many key characters after `<prefix>_` make a run
-// look like a key, or a piece of one, worth redacting.
-const redactMinLen = 16
-
-// redactKeys returns s with anything that looks like a key with this prefix
-// replaced by `<prefix>_REDACTED`.
-func redactKeys(s, prefix string) string {
-	if !strings.Contains(s, prefix) {
-		return s
-	}
-	marker := prefix + "_"
-	var b strings.Builder
-	for {
-		i := strings.Index(s, marker)
-		if i < 0 {
-			break
-		}
-		start := i + len(marker)
-		end := start
-		for end < len(s) && isKeyByte(s[end]) {
-			end++
-		}
-		b.WriteString(s[:start])
-		if end-start >= redactMinLen {
-			b.WriteString("REDACTED")
-		} else {
-			b.WriteString(s[start:end])
-		}
-		s = s[end:]
-	}
-	if b.Len() == 0 {
-		return s
-	}
-	b.WriteString(s)
-	return b.String()
-}
-
-func isKeyByte(c byte) bool {
-	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
 }

@@ -23,6 +23,9 @@ const keyColumns = `id, name, integration_id, created_at, expires_at, revoked_at
 
 // LookupCredential implements keystore.Store.
 func (s *Store) LookupCredential(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
+	if gone := s.gone.Load(); gone != nil {
+		return keystore.Credential{}, *gone // see follower.fileThere
+	}
 	var c keystore.Credential
 	var created, expires, revoked sql.NullString
 	err := s.reader.QueryRowContext(ctx, lookupSQL, hash[:]).
