@@ -48,6 +48,9 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"Touch/Many", testTouchMany},
 		{"Integrations/SetURL", testSetIntegrationURL},
 		{"Integrations/Remove", testRemoveIntegration},
+		{"SigningKeys/RoundTrip", testSigningKeysRoundTrip},
+		{"SigningKeys/OneWinner", testSigningKeysOneWinner},
+		{"SigningKeys/Prune", testSigningKeysPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
