@@ -5,8 +5,12 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"errors"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -153,8 +157,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 	if err != nil || len(list) != 1 {
 		t.Fatalf("after a second Open, integrations are %+v (%v): migrations ran again?", list, err)
 	}
-	if v, dirty, rows := schemaVersion(t, second.reader); v != 3 || dirty || rows != 1 {
-		t.Fatalf("%s: version %d, dirty %v, %d rows; want version 3, clean, 1 row", migrationsTable, v, dirty, rows)
+	if v, dirty, rows := schemaVersion(t, second.reader); v != latestMigration(t) || dirty || rows != 1 {
+		t.Fatalf("%s: version %d, dirty %v, %d rows; want version %d, clean, 1 row", migrationsTable, v, dirty, rows, latestMigration(t))
 	}
 	var mode string
 	if err := second.reader.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
@@ -197,7 +201,22 @@ func TestConcurrentOpen(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	if v, dirty, rows := schemaVersion(t, stores[0].reader); v != 3 || dirty || rows != 1 {
-		t.Fatalf("%s: version %d, dirty %v, %d rows; want version 3, clean, 1 row", migrationsTable, v, dirty, rows)
+	if v, dirty, rows := schemaVersion(t, stores[0].reader); v != latestMigration(t) || dirty || rows != 1 {
+		t.Fatalf("%s: version %d, dirty %v, %d rows; want version %d, clean, 1 row", migrationsTable, v, dirty, rows, latestMigration(t))
 	}
+}
+
+// latestMigration is the version of the newest embedded migration.
+func latestMigration(t *testing.T) int64 {
+	t.Helper()
+	names, err := fs.Glob(migrations, "migrations/*.up.sql")
+	if err != nil || len(names) == 0 {
+		t.Fatalf("listing migrations: %v", err)
+	}
+	slices.Sort(names)
+	v, err := strconv.Atoi(strings.SplitN(path.Base(names[len(names)-1]), "_", 2)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(v)
 }

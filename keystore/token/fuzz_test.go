@@ -84,4 +84,3 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		}
 	}
 }
-
