@@ -37,6 +37,9 @@ type Store interface {
 	// revoked or expired ones included, or an error wrapping ErrNotFound.
 	// A deleted key's credential is revoked at its deletion time.
 	LookupCredential(ctx context.Context, hash Hash) (Credential, error)
+	// LookupCredentialByID is LookupCredential by the key's id, for the
+	// parent key of an access token.
+	LookupCredentialByID(ctx context.Context, id string) (Credential, error)
 
 	CreateIntegration(ctx context.Context, in Integration) error
 	ListIntegrations(ctx context.Context) ([]Integration, error)
@@ -78,6 +81,14 @@ type Store interface {
 	// fails with ErrNotFound, or with ErrIntegrationInUse when it has keys
 	// active at now (neither revoked, expired nor deleted) unless force.
 	RemoveIntegration(ctx context.Context, id string, force bool, now time.Time) (int, error)
+	// GetIntegration returns the integration with this id, or fails with
+	// ErrNotFound.
+	GetIntegration(ctx context.Context, id string) (Integration, error)
+	// SetIntegrationRotation changes an integration's Rotation and returns
+	// it; ErrNotFound when unknown.
+	SetIntegrationRotation(ctx context.Context, id string, r Rotation) (Integration, error)
+
+	SigningKeyStore
 
 	Close()
 }

@@ -3,6 +3,7 @@ package keystore
 import (
 	"errors"
 	"fmt"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -26,6 +27,9 @@ func (k NewKey) Validate() error {
 	case k.Hash == Hash{}:
 		return errors.New("the key hash is missing")
 	}
+	if err := (Rotation{Every: k.RotateEvery}).Validate(); err != nil {
+		return err
+	}
 	for _, r := range k.Name {
 		if unicode.IsControl(r) {
 			return fmt.Errorf("the key name %q holds a control character", k.Name)
@@ -45,6 +49,9 @@ func (in Integration) Normalize() (Integration, error) {
 	if err != nil {
 		return Integration{}, err
 	}
+	if err := in.Rotation.Validate(); err != nil {
+		return Integration{}, err
+	}
 	in.BaseURL = u.String()
 	return in, nil
 }
@@ -54,4 +61,18 @@ func (in Integration) Normalize() (Integration, error) {
 func (k NewKey) ValidateForRotation() error {
 	k.Name = "rotated"
 	return k.Validate()
+}
+
+// Validate checks a rotation period and grace: whole seconds, the period
+// at least a minute, neither negative.
+func (r Rotation) Validate() error {
+	switch {
+	case r.Every < 0 || r.Grace < 0:
+		return errors.New("rotation period and grace must not be negative")
+	case r.Every != 0 && r.Every < time.Minute:
+		return fmt.Errorf("rotation period %s is under a minute", r.Every)
+	case r.Every%time.Second != 0 || r.Grace%time.Second != 0:
+		return errors.New("rotation period and grace must be whole seconds")
+	}
+	return nil
 }
