@@ -6,11 +6,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"sort"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/keygate/keygate/keystore"
 )
@@ -159,3 +162,5 @@ func ed25519Key(t testing.TB, store *memKeys, kid string) (string, ed25519.Priva
 	t.Fatalf("no key %s", kid)
 	return "", nil, nil
 }
+
+func asRetrieveError(err error, target **oauth2.RetrieveError) bool { return errors.As(err, target) }
