@@ -25,7 +25,7 @@ var algorithms = []jose.SignatureAlgorithm{jose.EdDSA, Ed25519}
 // KeySet is one snapshot of the signing keys: the public keys to verify
 // tokens with and, when this gateway can open one, the key to sign with.
 type KeySet struct {
-	verify map[string]verifyKey
+	byKID map[string]verifyKey
 	// public is every key, newest first, for the JWKS.
 	public []jose.JSONWebKey
 	signer *signKey
@@ -74,7 +74,7 @@ func (c SetConfig) withDefaults() SetConfig {
 // (a sealed key this gateway cannot open is still used to verify).
 func NewKeySet(keys []keystore.SigningKey, cfg SetConfig, now time.Time) (*KeySet, error) {
 	cfg = cfg.withDefaults()
-	s := &KeySet{verify: make(map[string]verifyKey, len(keys)), issuer: cfg.Issuer, maxTTL: cfg.MaxTTL}
+	s := &KeySet{byKID: make(map[string]verifyKey, len(keys)), issuer: cfg.Issuer, maxTTL: cfg.MaxTTL}
 	var firstErr error
 	var fallback *signKey
 	for i := len(keys) - 1; i >= 0; i-- {
@@ -87,7 +87,7 @@ func NewKeySet(keys []keystore.SigningKey, cfg SetConfig, now time.Time) (*KeySe
 			continue
 		}
 		pub := ed25519.PublicKey(k.PublicKey)
-		s.verify[k.KID] = verifyKey{pub: pub, until: k.VerifyUntil}
+		s.byKID[k.KID] = verifyKey{pub: pub, until: k.VerifyUntil}
 		s.public = append(s.public, jose.JSONWebKey{Key: pub, KeyID: k.KID, Algorithm: string(jose.EdDSA), Use: "sig"})
 		if s.signer != nil || !now.Before(k.SignUntil) {
 			continue
@@ -163,52 +163,58 @@ func (s *KeySet) Mint(keyID, integration, jti string, ttl time.Duration, now tim
 // and Ed25519, a typ other than at+jwt, a kid not in the set (unknown, or
 // rolled out), claims keygate would not have written, and expired tokens.
 func (s *KeySet) Verify(raw string, now time.Time) (Claims, error) {
+	c, _, err := s.verify(raw, now)
+	return c, err
+}
+
+// verify is Verify that also returns the kid of the key that verified.
+func (s *KeySet) verify(raw string, now time.Time) (Claims, string, error) {
 	if len(raw) > MaxLen || !IsToken(raw) || strings.Count(raw, ".") != 2 {
-		return Claims{}, ErrMalformed
+		return Claims{}, "", ErrMalformed
 	}
 	compact := raw[len(Prefix):]
 	jws, err := jose.ParseSignedCompact(compact, algorithms)
 	if err != nil || len(jws.Signatures) != 1 {
-		return Claims{}, ErrMalformed
+		return Claims{}, "", ErrMalformed
 	}
 	sig := jws.Signatures[0]
 	h := sig.Protected
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, Type) && !strings.EqualFold(typ, "application/"+Type) {
-		return Claims{}, ErrMalformed
+		return Claims{}, "", ErrMalformed
 	}
 	if h.JSONWebKey != nil || len(sig.Unprotected.ExtraHeaders) > 0 || sig.Unprotected.KeyID != "" {
-		return Claims{}, ErrMalformed
+		return Claims{}, "", ErrMalformed
 	}
-	k, ok := s.verify[h.KeyID]
+	k, ok := s.byKID[h.KeyID]
 	if !ok || !now.Before(k.until) {
-		return Claims{}, ErrUnknownSigningKey
+		return Claims{}, "", ErrUnknownSigningKey
 	}
 	var payload []byte
 	switch jose.SignatureAlgorithm(h.Algorithm) {
 	case jose.EdDSA:
 		if payload, err = jws.Verify(k.pub); err != nil {
-			return Claims{}, ErrBadSignature
+			return Claims{}, "", ErrBadSignature
 		}
 	case Ed25519: // the same algorithm under its RFC 9864 name
 		input := compact[:strings.LastIndexByte(compact, '.')]
 		if !ed25519.Verify(k.pub, []byte(input), sig.Signature) {
-			return Claims{}, ErrBadSignature
+			return Claims{}, "", ErrBadSignature
 		}
 		payload = jws.UnsafePayloadWithoutVerification()
 	default:
-		return Claims{}, ErrMalformed
+		return Claims{}, "", ErrMalformed
 	}
 	var c Claims
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return Claims{}, ErrBadClaims
+		return Claims{}, "", ErrBadClaims
 	}
 	if err := c.check(s.issuer, s.maxTTL, now); err != nil {
-		return Claims{}, err
+		return Claims{}, "", err
 	}
 	if c.ExpiresAt().After(k.until) {
-		return Claims{}, ErrBadClaims
+		return Claims{}, "", ErrBadClaims
 	}
-	return c, nil
+	return c, h.KeyID, nil
 }
 
 // JWKS returns the public keys as an RFC 7517 JSON Web Key Set.

@@ -72,7 +72,7 @@ func NewRing(store keystore.SigningKeyStore, cfg RingConfig) (*Ring, error) {
 		return nil, fmt.Errorf("signing_key_ttl %s must be more than four refresh periods (%s)", cfg.SigningKeyTTL, 4*cfg.Refresh)
 	}
 	r := &Ring{store: store, cfg: cfg}
-	r.set.Store(&KeySet{verify: map[string]verifyKey{}, issuer: cfg.Issuer, maxTTL: cfg.MaxTTL})
+	r.set.Store(&KeySet{byKID: map[string]verifyKey{}, issuer: cfg.Issuer, maxTTL: cfg.MaxTTL})
 	return r, nil
 }
 
@@ -140,12 +140,18 @@ func (r *Ring) due(keys []keystore.SigningKey, now time.Time) bool {
 // does not know makes the ring reload, at most once a second, in case
 // another gateway has just rolled the key: then it is verified again.
 func (r *Ring) Verify(ctx context.Context, raw string) (Claims, error) {
-	c, err := r.Keys().Verify(raw, r.cfg.Now())
+	c, _, err := r.verify(ctx, raw)
+	return c, err
+}
+
+// verify is Verify that also returns the kid of the key that verified.
+func (r *Ring) verify(ctx context.Context, raw string) (Claims, string, error) {
+	c, kid, err := r.Keys().verify(raw, r.cfg.Now())
 	if !errors.Is(err, ErrUnknownSigningKey) {
-		return c, err
+		return c, kid, err
 	}
 	if !r.mu.TryLock() {
-		return c, err // a refresh is under way; its answer comes too late for this token
+		return c, kid, err // a refresh is under way; its answer comes too late for this token
 	}
 	stale := r.cfg.Now().Sub(r.loaded) >= unknownRefreshEvery
 	if stale {
@@ -153,9 +159,9 @@ func (r *Ring) Verify(ctx context.Context, raw string) (Claims, error) {
 	}
 	r.mu.Unlock()
 	if !stale {
-		return c, err
+		return c, kid, err
 	}
-	return r.Keys().Verify(raw, r.cfg.Now())
+	return r.Keys().verify(raw, r.cfg.Now())
 }
 
 // Mint returns a fresh token for the key keyID of integration, living ttl,

@@ -55,7 +55,7 @@ func TestRingRollsAndKeepsOldKeyForItsTokens(t *testing.T) {
 	if err := r.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := r.Keys().verify[kid1]; ok {
+	if _, ok := r.Keys().byKID[kid1]; ok {
 		t.Fatal("rolled-out key still in the set")
 	}
 	forged := forge(t, map[string]any{"alg": "EdDSA", "typ": "at+jwt", "kid": kid1}, validClaims(clk.Now()), ed25519Signer(priv1))
