@@ -5,8 +5,13 @@
 //
 //	xcaddy build --with github.com/keygate/keygate
 //
-// The code is in package caddymodule (the Caddy glue) and package keystore
-// (the domain); cmd/keygate is the ready-made binary.
+// The Caddy glue is in packages caddymodule and caddymodule/cli, over
+// packages that know nothing of Caddy: keystore (the domain), verify (the
+// caching verifier), gateway (the runtime) and manage (the management
+// operations); cmd/keygate is the ready-made binary.
 package keygate
 
-import _ "github.com/keygate/keygate/caddymodule"
+import (
+	_ "github.com/keygate/keygate/caddymodule"
+	_ "github.com/keygate/keygate/caddymodule/cli"
+)

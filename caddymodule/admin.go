@@ -74,7 +74,7 @@ func (*AdminAPI) handleCacheDrop(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	dropped, err := app.shared.drop(keyID)
+	dropped, err := app.runtime.Drop(keyID)
 	if err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
 	}
@@ -83,8 +83,7 @@ func (*AdminAPI) handleCacheDrop(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		app.logger.Info("key cache dropped by the admin API", zap.Int("dropped", dropped))
 	}
-	w.Header().Set("Content-Type", "application/json")
-	return writeJSON(w, map[string]int{"dropped": dropped})
+	return writeJSON(w, http.StatusOK, map[string]int{"dropped": dropped})
 }
 
 // Interface guards

@@ -9,15 +9,17 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/manage"
 )
 
-// The management routes of the admin API, the command line's operations
-// over HTTP (see manager), on the running keygate app's store:
+// The management routes of the admin API, manage's operations over HTTP,
+// on the running keygate app's store:
 //
 //	GET    /keygate/integrations                      list integrations
 //	POST   /keygate/integrations                      add one: {"id": ..., "base_url": ...}
@@ -30,7 +32,8 @@ import (
 //	POST   /keygate/keys/{id}/rotate                  rotate it: {"grace": "1h"}
 //	DELETE /keygate/keys/{id}                         delete it
 //
-// Answers are the JSON of the command line's --json; creating and rotating
+// Answers are manage's JSON views, as the command line's --json prints
+// them; creating and rotating
 // a key answer 201, and are the only answers that hold a key. Refusals are
 // {"error": "..."}: 400 for bad input or malformed JSON, 404 for an unknown
 // key or integration, 405 for a wrong method, 409 for a conflict (already
@@ -40,6 +43,9 @@ import (
 
 // maxAdminBody bounds a request body of the management routes.
 const maxAdminBody = 64 << 10
+
+// adminTimeout bounds one management request.
+const adminTimeout = 30 * time.Second
 
 // adminManageRoutes returns the management routes.
 func (a *AdminAPI) adminManageRoutes() []caddy.AdminRoute {
@@ -53,11 +59,11 @@ func (a *AdminAPI) adminManageRoutes() []caddy.AdminRoute {
 
 // handleIntegrations serves /keygate/integrations.
 func (a *AdminAPI) handleIntegrations(w http.ResponseWriter, r *http.Request) error {
-	return a.manage(w, r, func(ctx context.Context, m *manager) (int, any, error) {
+	return a.manage(w, r, func(ctx context.Context, m *manage.Manager) (int, any, error) {
 		switch r.Method {
 		case http.MethodGet:
-			ins, err := m.listIntegrations(ctx)
-			return http.StatusOK, integrationsJSON(ins), err
+			ins, err := m.ListIntegrations(ctx)
+			return http.StatusOK, manage.IntegrationsJSON(ins), err
 		case http.MethodPost:
 			var body struct {
 				ID      string `json:"id"`
@@ -66,8 +72,8 @@ func (a *AdminAPI) handleIntegrations(w http.ResponseWriter, r *http.Request) er
 			if err := decodeBody(w, r, &body); err != nil {
 				return 0, nil, err
 			}
-			in, err := m.addIntegration(ctx, body.ID, body.BaseURL)
-			return http.StatusCreated, integrationJSON(in), err
+			in, err := m.AddIntegration(ctx, body.ID, body.BaseURL)
+			return http.StatusCreated, manage.IntegrationJSON(in), err
 		}
 		return 0, nil, methodNotAllowed(w, r, http.MethodGet, http.MethodPost)
 	})
@@ -79,7 +85,7 @@ func (a *AdminAPI) handleIntegration(w http.ResponseWriter, r *http.Request) err
 	if rest != "" || id == "" {
 		return notFoundRoute(r)
 	}
-	return a.manage(w, r, func(ctx context.Context, m *manager) (int, any, error) {
+	return a.manage(w, r, func(ctx context.Context, m *manage.Manager) (int, any, error) {
 		switch r.Method {
 		case http.MethodPatch:
 			var body struct {
@@ -88,15 +94,15 @@ func (a *AdminAPI) handleIntegration(w http.ResponseWriter, r *http.Request) err
 			if err := decodeBody(w, r, &body); err != nil {
 				return 0, nil, err
 			}
-			in, err := m.setIntegrationURL(ctx, id, body.BaseURL)
-			return http.StatusOK, integrationJSON(in), err
+			in, err := m.SetIntegrationURL(ctx, id, body.BaseURL)
+			return http.StatusOK, manage.IntegrationJSON(in), err
 		case http.MethodDelete:
 			force, err := boolParam(r, "force")
 			if err != nil {
 				return 0, nil, err
 			}
-			n, err := m.removeIntegration(ctx, id, force)
-			return http.StatusOK, removedIntegration{ID: id, KeysDeleted: n}, err
+			n, err := m.RemoveIntegration(ctx, id, force)
+			return http.StatusOK, manage.RemovedIntegration{ID: id, KeysDeleted: n}, err
 		}
 		return 0, nil, methodNotAllowed(w, r, http.MethodPatch, http.MethodDelete)
 	})
@@ -104,10 +110,10 @@ func (a *AdminAPI) handleIntegration(w http.ResponseWriter, r *http.Request) err
 
 // handleKeys serves /keygate/keys.
 func (a *AdminAPI) handleKeys(w http.ResponseWriter, r *http.Request) error {
-	return a.manage(w, r, func(ctx context.Context, m *manager) (int, any, error) {
+	return a.manage(w, r, func(ctx context.Context, m *manage.Manager) (int, any, error) {
 		switch r.Method {
 		case http.MethodGet:
-			q := keyQuery{Integration: r.URL.Query().Get("integration")}
+			q := manage.KeyQuery{Integration: r.URL.Query().Get("integration")}
 			for name, dst := range map[string]*bool{"active": &q.Active, "revoked": &q.Revoked, "expired": &q.Expired} {
 				v, err := boolParam(r, name)
 				if err != nil {
@@ -115,15 +121,15 @@ func (a *AdminAPI) handleKeys(w http.ResponseWriter, r *http.Request) error {
 				}
 				*dst = v
 			}
-			keys, err := m.listKeys(ctx, q)
-			return http.StatusOK, keyViews(keys, m.now(), 0), err
+			keys, err := m.ListKeys(ctx, q)
+			return http.StatusOK, manage.KeyViews(keys, m.Now(), 0), err
 		case http.MethodPost:
-			var req keyRequest
+			var req manage.KeyRequest
 			if err := decodeBody(w, r, &req); err != nil {
 				return 0, nil, err
 			}
-			created, err := m.createKey(ctx, req)
-			return http.StatusCreated, created.json(), err
+			created, err := m.CreateKey(ctx, req)
+			return http.StatusCreated, created.JSON(), err
 		}
 		return 0, nil, methodNotAllowed(w, r, http.MethodGet, http.MethodPost)
 	})
@@ -136,21 +142,21 @@ func (a *AdminAPI) handleKey(w http.ResponseWriter, r *http.Request) error {
 	if id == "" || (action != "" && action != "revoke" && action != "rotate") {
 		return notFoundRoute(r)
 	}
-	return a.manage(w, r, func(ctx context.Context, m *manager) (int, any, error) {
+	return a.manage(w, r, func(ctx context.Context, m *manage.Manager) (int, any, error) {
 		switch {
 		case action == "" && r.Method == http.MethodGet:
-			k, err := m.showKey(ctx, id)
-			return http.StatusOK, newKeyView(k, m.now(), 0), err
+			k, err := m.ShowKey(ctx, id)
+			return http.StatusOK, manage.NewKeyView(k, m.Now(), 0), err
 		case action == "" && r.Method == http.MethodDelete:
-			k, err := m.deleteKey(ctx, id)
-			return http.StatusOK, newKeyView(k, m.now(), 0), err
+			k, err := m.DeleteKey(ctx, id)
+			return http.StatusOK, manage.NewKeyView(k, m.Now(), 0), err
 		case action == "":
 			return 0, nil, methodNotAllowed(w, r, http.MethodGet, http.MethodDelete)
 		case r.Method != http.MethodPost:
 			return 0, nil, methodNotAllowed(w, r, http.MethodPost)
 		case action == "revoke":
-			k, err := m.revokeKey(ctx, id)
-			return http.StatusOK, newKeyView(k, m.now(), 0), err
+			k, err := m.RevokeKey(ctx, id)
+			return http.StatusOK, manage.NewKeyView(k, m.Now(), 0), err
 		}
 		var body struct {
 			Grace string `json:"grace"`
@@ -158,35 +164,33 @@ func (a *AdminAPI) handleKey(w http.ResponseWriter, r *http.Request) error {
 		if err := decodeBody(w, r, &body); err != nil {
 			return 0, nil, err
 		}
-		rotated, err := m.rotateKey(ctx, id, body.Grace)
-		return http.StatusCreated, rotated.json(), err
+		rotated, err := m.RotateKey(ctx, id, body.Grace)
+		return http.StatusCreated, rotated.JSON(), err
 	})
 }
 
 // manage runs op with the operations on the running app's store, in the
 // name of the caller's address, and answers with its status and JSON
 // result, or its error as an API error.
-func (a *AdminAPI) manage(w http.ResponseWriter, r *http.Request, op func(ctx context.Context, m *manager) (int, any, error)) error {
+func (a *AdminAPI) manage(w http.ResponseWriter, r *http.Request, op func(ctx context.Context, m *manage.Manager) (int, any, error)) error {
 	app, err := runningKeygate()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), commandTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), adminTimeout)
 	defer cancel()
 	var status int
 	var result any
-	err = app.shared.withStore(func(s keystore.Store) error {
-		m := &manager{store: s, now: app.shared.clock, bin: "keygate",
-			audit: &auditLog{logger: a.audit(), actor: adminActor(r)}}
+	err = app.runtime.WithStore(func(s keystore.Store) error {
+		m := &manage.Manager{Store: s, Now: app.runtime.Now, Bin: "keygate",
+			Audit: &manage.Audit{Logger: a.audit(), Actor: adminActor(r)}}
 		status, result, err = op(ctx, m)
 		return err
 	})
 	if err != nil {
 		return apiError(err)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	return writeJSON(w, result)
+	return writeJSON(w, status, result)
 }
 
 // audit returns the logger of the audit entries.
@@ -194,18 +198,7 @@ func (a *AdminAPI) audit() *zap.Logger {
 	if a.auditLogger != nil {
 		return a.auditLogger
 	}
-	return caddy.Log().Named(auditLoggerName)
-}
-
-// withStore runs fn with the store unless it is closed, holding off
-// Destruct meanwhile.
-func (s *sharedStore) withStore(fn func(keystore.Store) error) error {
-	s.closing.RLock()
-	defer s.closing.RUnlock()
-	if s.closed {
-		return fmt.Errorf("%w: %w", keystore.ErrStoreUnavailable, errStoreClosed)
-	}
-	return fn(s.store)
+	return caddy.Log().Named(manage.AuditLoggerName)
 }
 
 // adminActor names the caller of the admin API: its address, or the
@@ -217,19 +210,40 @@ func adminActor(r *http.Request) string {
 	return r.RemoteAddr
 }
 
-// apiError turns an operation's error into the admin API's answer.
+// apiError turns an operation's error into the admin API's answer. A
+// manage.Error names its field by its JSON name, and says nothing of the
+// command line's hint.
 func apiError(err error) error {
-	var oe *opError
 	var ae caddy.APIError
-	switch {
-	case errors.As(err, &ae):
+	if errors.As(err, &ae) {
 		return ae
-	case errors.As(err, &oe):
-		return caddy.APIError{HTTPStatus: oe.status, Err: oe}
-	case unavailable(err):
+	}
+	if e, ok := manage.AsError(err); ok {
+		return caddy.APIError{HTTPStatus: kindStatus[e.Kind], Err: e}
+	}
+	if errors.Is(err, keystore.ErrStoreUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err}
 	}
 	return caddy.APIError{HTTPStatus: http.StatusInternalServerError, Err: err}
+}
+
+// kindStatus is the answer to each kind of manage.Error.
+var kindStatus = map[manage.Kind]int{
+	manage.Invalid:  http.StatusBadRequest,
+	manage.NotFound: http.StatusNotFound,
+	manage.Conflict: http.StatusConflict,
+}
+
+// writeJSON answers status with v as indented JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing JSON: %w", err)
+	}
+	return nil
 }
 
 // decodeBody reads a JSON object of at most maxAdminBody bytes into v,

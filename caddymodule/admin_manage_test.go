@@ -8,13 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/keygate/keygate/gateway"
+	"github.com/keygate/keygate/keystore"
 	"github.com/keygate/keygate/keystore/sqlite"
+	"github.com/keygate/keygate/manage"
 )
 
 // adminServer serves keygate's admin routes as Caddy's admin endpoint
@@ -27,11 +30,11 @@ func adminServer(t *testing.T) (*httptest.Server, *observer.ObservedLogs) {
 		t.Fatal(err)
 	}
 	t.Cleanup(store.Close)
-	running := &runningApp{shared: &sharedStore{store: store, now: time.Now}, logger: zap.NewNop()}
+	running := &runningApp{runtime: gateway.New(store, nil), logger: zap.NewNop()}
 	current.Store(running)
 	t.Cleanup(func() { current.CompareAndSwap(running, nil) })
 	core, logs := observer.New(zap.InfoLevel)
-	api := &AdminAPI{auditLogger: zap.New(core).Named(auditLoggerName)}
+	api := &AdminAPI{auditLogger: zap.New(core).Named(manage.AuditLoggerName)}
 	mux := http.NewServeMux()
 	for _, route := range api.Routes() {
 		mux.HandleFunc(route.Pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -82,19 +85,19 @@ func TestAdminManagementRoutes(t *testing.T) {
 	if s := call(t, srv, "POST", "/keygate/integrations", `{"id":"billing","base_url":"http://127.0.0.1:9/v1/"}`, &in); s != 201 || in["base_url"] != "http://127.0.0.1:9/v1" {
 		t.Fatalf("adding an integration: %d %v", s, in)
 	}
-	var created createdKeyJSON
+	var created manage.CreatedKeyJSON
 	if s := call(t, srv, "POST", "/keygate/keys", `{"integration":"billing","name":"ci","expires_in":"30d"}`, &created); s != 201 || created.Key == "" || created.ExpiresAt == nil {
 		t.Fatalf("creating a key: %d %+v", s, created)
 	}
-	var shown keyView
+	var shown manage.KeyView
 	if s := call(t, srv, "GET", "/keygate/keys/"+created.ID, "", &shown); s != 200 || shown.ID != created.ID || shown.Status != "active" {
 		t.Fatalf("showing a key: %d %+v", s, shown)
 	}
-	var rotated rotatedKeyJSON
+	var rotated manage.RotatedKeyJSON
 	if s := call(t, srv, "POST", "/keygate/keys/"+created.ID+"/rotate", `{"grace":"1h"}`, &rotated); s != 201 || rotated.RotatedFrom != created.ID || rotated.Key == "" {
 		t.Fatalf("rotating: %d %+v", s, rotated)
 	}
-	var list []keyView
+	var list []manage.KeyView
 	if s := call(t, srv, "GET", "/keygate/keys?integration=billing&active=true", "", &list); s != 200 || len(list) != 2 {
 		t.Fatalf("listing active keys: %d %+v", s, list)
 	}
@@ -114,7 +117,7 @@ func TestAdminManagementRoutes(t *testing.T) {
 	if s := call(t, srv, "GET", "/keygate/integrations", "", &ins); s != 200 || len(ins) != 1 {
 		t.Fatalf("listing integrations: %d %v", s, ins)
 	}
-	var removed removedIntegration
+	var removed manage.RemovedIntegration
 	if s := call(t, srv, "DELETE", "/keygate/integrations/billing", "", &removed); s != 200 || removed.KeysDeleted != 2 {
 		t.Fatalf("removing the integration: %d %+v", s, removed)
 	}
@@ -139,7 +142,7 @@ func TestAdminManagementRoutes(t *testing.T) {
 func TestAdminManagementRefusals(t *testing.T) {
 	srv, logs := adminServer(t)
 	call(t, srv, "POST", "/keygate/integrations", `{"id":"billing","base_url":"http://127.0.0.1:9"}`, nil)
-	var created createdKeyJSON
+	var created manage.CreatedKeyJSON
 	call(t, srv, "POST", "/keygate/keys", `{"integration":"billing","name":"ci"}`, &created)
 	unknownKey := "kid_00000000000000000000"
 	cases := []struct {
@@ -148,8 +151,8 @@ func TestAdminManagementRefusals(t *testing.T) {
 		want               string
 	}{
 		{"POST", "/keygate/keys", `{"integration":"nope","name":"ci"}`, 404, `unknown integration "nope"`},
-		{"POST", "/keygate/keys", `{"integration":"billing","name":"ci","expires_in":"soon"}`, 400, `invalid --expires-in "soon"`},
-		{"POST", "/keygate/keys", `{"integration":"billing","name":""}`, 400, "missing --name"},
+		{"POST", "/keygate/keys", `{"integration":"billing","name":"ci","expires_in":"soon"}`, 400, `invalid expires_in "soon"`},
+		{"POST", "/keygate/keys", `{"integration":"billing","name":""}`, 400, "missing name: name the key"},
 		{"POST", "/keygate/keys", `{"integration":"billing",`, 400, "malformed JSON"},
 		{"POST", "/keygate/keys", `{"integration":"billing","name":"ci","key":"x"}`, 400, `unknown field "key"`},
 		{"POST", "/keygate/keys", ``, 400, "missing JSON body"},
@@ -158,8 +161,12 @@ func TestAdminManagementRefusals(t *testing.T) {
 		{"GET", "/keygate/keys/" + unknownKey, "", 404, "unknown key id " + unknownKey},
 		{"GET", "/keygate/keys/kg_notanid", "", 400, "invalid key id"},
 		{"GET", "/keygate/keys/" + created.ID + "/rotate", "", 405, "use POST"},
-		{"POST", "/keygate/keys/" + created.ID + "/rotate", `{"grace":"-1h"}`, 400, `invalid --grace "-1h"`},
-		{"POST", "/keygate/keys/" + created.ID + "/rotate", `{}`, 400, "missing grace"},
+		{"POST", "/keygate/keys/" + created.ID + "/rotate", `{"grace":"-1h"}`, 400, `invalid grace "-1h"`},
+		{"POST", "/keygate/keys/" + created.ID + "/rotate", `{}`, 400, "missing grace: how long"},
+		{"POST", "/keygate/keys", `{"name":"ci"}`, 400, "missing integration"},
+		{"POST", "/keygate/keys", `{"integration":"billing","name":"` + strings.Repeat("é", 201) + `"}`, 400, "invalid name: longer than 200 characters"},
+		{"POST", "/keygate/keys", `{"integration":"billing","name":"a\tb"}`, 400, "invalid name: control characters"},
+		{"POST", "/keygate/integrations", `{"id":"other"}`, 400, "missing base_url"},
 		{"POST", "/keygate/keys/" + unknownKey + "/rotate", `{"grace":"1h"}`, 404, "unknown key id"},
 		{"POST", "/keygate/keys/" + created.ID + "/frobnicate", "", 404, "no such route"},
 		{"GET", "/keygate/keys?active=maybe", "", 400, `invalid active="maybe"`},
@@ -176,8 +183,13 @@ func TestAdminManagementRefusals(t *testing.T) {
 		if s := call(t, srv, tc.method, tc.path, tc.body, &body); s != tc.status || !strings.Contains(body["error"], tc.want) {
 			t.Errorf("%s %s %.40s: %d %q, want %d with %q", tc.method, tc.path, tc.body, s, body["error"], tc.status, tc.want)
 		}
+		// The admin API names JSON fields, never the command line's
+		// flags.
+		if strings.Contains(body["error"], "--") {
+			t.Errorf("%s %s %.40s: %q names a command line flag", tc.method, tc.path, tc.body, body["error"])
+		}
 	}
-	var revoked keyView
+	var revoked manage.KeyView
 	call(t, srv, "POST", "/keygate/keys/"+created.ID+"/revoke", "", &revoked)
 	var body map[string]string
 	if s := call(t, srv, "POST", "/keygate/keys/"+created.ID+"/revoke", "", &body); s != 409 || !strings.Contains(body["error"], "already revoked") {
@@ -188,5 +200,40 @@ func TestAdminManagementRefusals(t *testing.T) {
 	}
 	if n := len(logs.All()); n != 3 { // integration added, key created, key revoked
 		t.Errorf("%d audit entries after refusals, want 3", n)
+	}
+}
+
+func jsonString(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestAdminKeyNameRule: a name is judged by the one rule, in characters:
+// 150 × "é" (300 bytes) is a fine name, 201 characters are not, and
+// neither ever costs a 5xx.
+func TestAdminKeyNameRule(t *testing.T) {
+	srv, _ := adminServer(t)
+	call(t, srv, "POST", "/keygate/integrations", `{"id":"billing","base_url":"http://127.0.0.1:9"}`, nil)
+	for _, tc := range []struct {
+		name   string
+		status int
+	}{
+		{name: strings.Repeat("é", 150), status: http.StatusCreated},
+		{name: strings.Repeat("é", keystore.MaxKeyNameLen), status: http.StatusCreated},
+		{name: strings.Repeat("é", keystore.MaxKeyNameLen+1), status: http.StatusBadRequest},
+		{name: "  ", status: http.StatusBadRequest},
+	} {
+		var created manage.CreatedKeyJSON
+		s := call(t, srv, "POST", "/keygate/keys", jsonString(t, map[string]string{"integration": "billing", "name": tc.name}), &created)
+		if s != tc.status {
+			t.Errorf("a name of %d characters (%d bytes): %d, want %d", utf8.RuneCountInString(tc.name), len(tc.name), s, tc.status)
+		}
+		if s == http.StatusCreated && created.Name != tc.name {
+			t.Errorf("created key named %q, want %q", created.Name, tc.name)
+		}
 	}
 }

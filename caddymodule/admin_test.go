@@ -57,7 +57,7 @@ func TestAdminCacheDrop(t *testing.T) {
 	const keyID = "kid_admin000000000000000"
 	key := f.addKey(keystore.Credential{KeyID: keyID, KeyName: "admin test", IntegrationID: "billing", BaseURL: "http://billing.internal:8080"})
 	h := f.handler("", false)
-	running := &runningApp{shared: f.app.shared, logger: zap.NewNop()}
+	running := &runningApp{runtime: f.app.runtime, logger: zap.NewNop()}
 	current.Store(running)
 	t.Cleanup(func() { current.CompareAndSwap(running, nil) })
 	warm := func() {
@@ -104,7 +104,7 @@ func TestAdminCacheDrop(t *testing.T) {
 
 func TestAdminCacheDropRefusals(t *testing.T) {
 	f := newFixture(t)
-	running := &runningApp{shared: f.app.shared, logger: zap.NewNop()}
+	running := &runningApp{runtime: f.app.runtime, logger: zap.NewNop()}
 	current.Store(running)
 	for _, tc := range []struct {
 		method, target string

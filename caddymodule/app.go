@@ -1,42 +1,40 @@
 // Package caddymodule is the Caddy glue of keygate: the keygate app, the
-// authentication handler, the dynamic upstream source and their Caddyfile
-// syntax. The domain — keys, stores, the caching verifier — lives in
-// package keystore, which knows nothing of Caddy.
+// authentication handler, the dynamic upstream source, their Caddyfile
+// syntax, the admin API routes and the metrics. None of the packages
+// below it imports Caddy: keystore (keys, records, stores), verify (the
+// caching verifier), gateway (the runtime the app shares across reloads)
+// and manage (the management operations); the command line is in
+// caddymodule/cli.
 package caddymodule
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/verify"
 )
 
 func init() {
 	caddy.RegisterModule(App{})
 }
 
-// openTimeout bounds connecting to the key store (and migrating it) while a
-// config is provisioned, so that an unreachable database fails the config
-// instead of hanging it.
-const openTimeout = 15 * time.Second
-
-// stores shares open key stores and their verifiers across config reloads,
-// so that a reload keeps the cache warm and the connections open.
+// stores shares the gateway runtimes (open key stores and their
+// verifiers) across config reloads, so that a reload keeps the cache warm
+// and the connections open.
 var stores = caddy.NewUsagePool()
 
-// App is the keygate app: it owns the key store (PostgreSQL) and the
-// in-memory cache of key records in front of it, which every keygate handler
-// of the config uses. Configure it with the `keygate` global option; when
-// the config has none, handlers get an app with the default settings, whose
-// database comes from the KEYGATE_DATABASE_URL environment variable.
+// App is the keygate app: it owns the key store and the in-memory cache of
+// key records in front of it (a gateway.Runtime), which every keygate
+// handler of the config uses. Configure it with the `keygate` global
+// option; when the config has none, handlers get an app with the default
+// settings, whose database comes from the KEYGATE_DATABASE_URL environment
+// variable, else the embedded default store.
 //
 // The store, the cache and the listener of the store's change feed, which
 // applies revocations to the cache as they commit, are shared across config
@@ -103,8 +101,9 @@ type App struct {
 	// Bounds on what bad keys may cost: see Limits.
 	Limits
 
-	shared   *sharedStore
-	poolKey  storeKey
+	runtime  *gateway.Runtime
+	auth     *gateway.Authenticator
+	poolKey  gateway.Config
 	targets  *targetCache
 	logger   *zap.Logger
 	running  *runningApp // set while started, for the admin API
@@ -119,59 +118,6 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// storeKey identifies a shared store: the database and every setting the
-// verifier is built with, so that a reload changing the cache settings gets
-// a verifier that honours them.
-type storeKey struct {
-	database      string
-	cacheSize     int64
-	ttl, negTTL   time.Duration // ttl 0: the default for the store
-	lookupTimeout time.Duration
-	staleTTL      time.Duration
-	maxLookups    int
-	maxLookupRate int // lookups a second; negative: no limit
-	usageInterval time.Duration
-}
-
-// sharedStore is a key store, the verifier in front of it and the
-// follower of its change feed, shared by every config that uses the same
-// storeKey.
-type sharedStore struct {
-	store    keystore.Store
-	verifier *keystore.Verifier
-	ttl      time.Duration // the verifier's cache TTL
-	staleTTL time.Duration
-
-	// The change feed's follower, when the store has one (see follow).
-	stopFollow func()
-	followDone chan struct{}
-	// logger is the running config's logger, which the follower logs to.
-	logger        atomic.Pointer[zap.Logger]
-	now           func() time.Time
-	staleWarnedAt atomic.Int64 // Unix nanoseconds; see warnIfStale
-
-	// closing is held for reading by each verification and for writing
-	// by Destruct, which sets closed: see verify.
-	closing sync.RWMutex
-	closed  bool
-
-	// usage gathers the uses of keys for last_used_at: see usage.go.
-	usage *keystore.UsageRecorder
-}
-
-// Destruct stops the follower and closes the verifier and the store once
-// no config uses them, after the verifications under way.
-func (s *sharedStore) Destruct() error {
-	s.closing.Lock()
-	s.closed = true
-	s.closing.Unlock()
-	s.stopFollowing()
-	s.stopUsage()
-	s.verifier.Close()
-	s.store.Close()
-	return nil
-}
-
 // Provision resolves the settings and opens the key store, or reuses the
 // one a previous config opened with the same settings.
 func (a *App) Provision(ctx caddy.Context) error {
@@ -180,52 +126,68 @@ func (a *App) Provision(ctx caddy.Context) error {
 
 	database := caddy.NewReplacer().ReplaceKnown(a.Database, "")
 	if database == "" {
-		database = os.Getenv(envDatabaseURL)
+		database = os.Getenv(EnvDatabaseURL)
 	}
-	database, isDefault, err := resolveDatabaseURL(database)
+	database, isDefault, err := ResolveDatabaseURL(database)
 	if err != nil {
 		return err
 	}
-	loc, err := parseDatabaseURL(database)
-	if err != nil {
+	if _, err := keystore.ParseURL(database); err != nil {
 		return fmt.Errorf("keygate database: %w", err)
 	}
 	if err := a.applyDefaults(); err != nil {
 		return err
 	}
-	key := storeKey{
-		database:      database,
-		cacheSize:     a.CacheSize,
-		ttl:           time.Duration(a.CacheTTL),
-		negTTL:        time.Duration(a.NegativeTTL),
-		lookupTimeout: time.Duration(a.LookupTimeout),
-		staleTTL:      time.Duration(a.StaleTTL),
-		maxLookups:    a.MaxConcurrentLookups,
-		maxLookupRate: a.MaxLookupRate,
-		usageInterval: time.Duration(a.LastUsedInterval),
+	cfg := gateway.Config{
+		Database:             database,
+		CacheSize:            a.CacheSize,
+		CacheTTL:             time.Duration(a.CacheTTL),
+		NegativeTTL:          time.Duration(a.NegativeTTL),
+		LookupTimeout:        time.Duration(a.LookupTimeout),
+		StaleTTL:             time.Duration(a.StaleTTL),
+		MaxConcurrentLookups: a.MaxConcurrentLookups,
+		MaxLookupRate:        a.MaxLookupRate,
+		UsageInterval:        time.Duration(a.LastUsedInterval),
 	}
-	val, loaded, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return openSharedStore(ctx, key, a.logger)
+	val, loaded, err := stores.LoadOrNew(cfg, func() (caddy.Destructor, error) {
+		return gateway.Open(ctx, cfg, metrics.verifier(), a.logger)
 	})
 	if err != nil {
-		return fmt.Errorf("opening key store: %w", redact(err, database))
+		return fmt.Errorf("opening key store: %w", err)
 	}
-	a.shared, a.poolKey = val.(*sharedStore), key
-	if err := metrics.register(ctx.GetMetricsRegistry(), a.shared.verifier, a.shared.stopFollow != nil); err != nil {
+	rt := val.(*gateway.Runtime)
+	a.bind(rt, cfg)
+	var feed feedLagger
+	if rt.Followed() {
+		feed = rt
+	}
+	if err := metrics.register(ctx.GetMetricsRegistry(), feed); err != nil {
 		return err
 	}
-	a.CacheTTL = caddy.Duration(a.shared.ttl)
+	a.CacheTTL = caddy.Duration(rt.CacheTTL())
 	if !loaded {
-		a.logger.Info("key store opened", append(loc.logFields(),
+		a.logger.Info("key store opened", append(rt.Location().LogFields(),
 			zap.Bool("default_store", isDefault),
 			zap.Int64("cache_size", a.CacheSize),
-			zap.Duration("cache_ttl", a.shared.ttl),
-			zap.Duration("negative_ttl", key.negTTL),
-			zap.Duration("lookup_timeout", key.lookupTimeout),
-			zap.Duration("stale_ttl", key.staleTTL),
-			zap.Bool("change_feed", a.shared.stopFollow != nil))...)
+			zap.Duration("cache_ttl", rt.CacheTTL()),
+			zap.Duration("negative_ttl", cfg.NegativeTTL),
+			zap.Duration("lookup_timeout", cfg.LookupTimeout),
+			zap.Duration("stale_ttl", cfg.StaleTTL),
+			zap.Bool("change_feed", rt.Followed()))...)
 	}
 	return nil
+}
+
+// bind makes the app authenticate with rt, pooled under cfg.
+func (a *App) bind(rt *gateway.Runtime, cfg gateway.Config) {
+	a.runtime, a.poolKey = rt, cfg
+	a.auth = &gateway.Authenticator{
+		Runtime:   rt,
+		KeyPrefix: a.KeyPrefix,
+		MaxKeyAge: time.Duration(a.MaxKeyAge),
+		Logger:    a.logger,
+		Fallback:  runningRuntime,
+	}
 }
 
 // applyDefaults fills unset settings with their defaults and checks them.
@@ -234,23 +196,23 @@ func (a *App) applyDefaults() error {
 		return err
 	}
 	if a.CacheSize == 0 {
-		a.CacheSize = keystore.DefaultCacheBytes
+		a.CacheSize = verify.DefaultCacheBytes
 	}
 	// cache_ttl's default depends on the store: see openSharedStore.
 	if a.StaleTTL == 0 {
-		a.StaleTTL = caddy.Duration(keystore.DefaultStaleTTL)
+		a.StaleTTL = caddy.Duration(verify.DefaultStaleTTL)
 	}
 	if a.NegativeTTL == 0 {
-		a.NegativeTTL = caddy.Duration(keystore.DefaultNegativeTTL)
+		a.NegativeTTL = caddy.Duration(verify.DefaultNegativeTTL)
 	}
 	if a.LookupTimeout == 0 {
-		a.LookupTimeout = caddy.Duration(keystore.DefaultLookupTimeout)
+		a.LookupTimeout = caddy.Duration(verify.DefaultLookupTimeout)
 	}
 	if a.KeyPrefix == "" {
 		a.KeyPrefix = keystore.DefaultPrefix
 	}
 	if a.LastUsedInterval == 0 {
-		a.LastUsedInterval = caddy.Duration(keystore.DefaultUsageInterval)
+		a.LastUsedInterval = caddy.Duration(verify.DefaultUsageInterval)
 	}
 	switch {
 	case a.CacheSize < 0:
@@ -279,56 +241,12 @@ func checkKeyPrefix(p string) error {
 	return nil
 }
 
-// openSharedStore opens the store of key.database, bounded by openTimeout,
-// builds the verifier in front of it and, if the store keeps a change
-// feed, starts following it, logging to logger.
-func openSharedStore(ctx context.Context, key storeKey, logger *zap.Logger) (*sharedStore, error) {
-	ctx, cancel := context.WithTimeout(ctx, openTimeout)
-	defer cancel()
-	store, err := openStore(ctx, key.database)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, fmt.Errorf("database did not answer within %s: %w", openTimeout, err)
-		}
-		return nil, err
-	}
-	follower, followed := store.(keystore.Follower)
-	ttl := key.ttl
-	switch {
-	case ttl == 0 && followed:
-		ttl = keystore.DefaultFeedTTL
-	case ttl == 0:
-		ttl = keystore.DefaultTTL
-	}
-	verifier, err := keystore.NewVerifier(store, keystore.VerifierConfig{
-		MaxCost:              key.cacheSize,
-		TTL:                  ttl,
-		NegativeTTL:          key.negTTL,
-		LookupTimeout:        key.lookupTimeout,
-		StaleTTL:             key.staleTTL,
-		MaxConcurrentLookups: key.maxLookups,
-		MaxLookupRate:        float64(key.maxLookupRate),
-		Metrics:              metrics.verifier(),
-	})
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	s := &sharedStore{store: store, verifier: verifier, ttl: ttl, staleTTL: key.staleTTL, now: time.Now}
-	s.logger.Store(logger)
-	if followed {
-		s.follow(follower)
-	}
-	s.startUsage(key.usageInterval)
-	return s, nil
-}
-
 // Start implements caddy.App; the store is opened by Provision. The
 // shared store's follower logs to this config's logger from now on, and
 // the admin API acts on this app.
 func (a *App) Start() error {
-	a.shared.logger.Store(a.logger)
-	a.running = &runningApp{shared: a.shared, logger: a.logger}
+	a.runtime.SetLogger(a.logger)
+	a.running = &runningApp{runtime: a.runtime, logger: a.logger}
 	current.Store(a.running)
 	return nil
 }
@@ -343,9 +261,10 @@ func (a *App) Stop() error {
 // Cleanup releases this config's use of the shared store, closing it when
 // no config uses it any more.
 func (a *App) Cleanup() error {
-	// a.shared stays set: the old config's servers may still be finishing
-	// requests, which Verify then hands to the running config's store.
-	if a.shared == nil || a.released {
+	// a.runtime stays set: the old config's servers may still be finishing
+	// requests, which Authenticate then hands to the running config's
+	// runtime.
+	if a.runtime == nil || a.released {
 		return nil
 	}
 	a.released = true
@@ -361,5 +280,5 @@ var (
 	_ caddy.App          = (*App)(nil)
 	_ caddy.Provisioner  = (*App)(nil)
 	_ caddy.CleanerUpper = (*App)(nil)
-	_ caddy.Destructor   = (*sharedStore)(nil)
+	_ caddy.Destructor   = (*gateway.Runtime)(nil)
 )

@@ -10,8 +10,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/internal/pgtest"
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/verify"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -33,7 +35,7 @@ func provisionApp(t *testing.T, a *App) error {
 // TestAppNeedsADatabase: without a database, the app uses the default
 // embedded store; where that cannot be created, it says how to name one.
 func TestAppNeedsADatabase(t *testing.T) {
-	t.Setenv(envDatabaseURL, "")
+	t.Setenv(EnvDatabaseURL, "")
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -46,7 +48,7 @@ func TestAppNeedsADatabase(t *testing.T) {
 }
 
 func TestAppUnreachableDatabase(t *testing.T) {
-	t.Setenv(envDatabaseURL, "")
+	t.Setenv(EnvDatabaseURL, "")
 	start := time.Now()
 	err := provisionApp(t, &App{Database: "postgres://keygate:s3cret-pw@127.0.0.1:1/keygate?connect_timeout=2"})
 	if err == nil {
@@ -58,10 +60,10 @@ func TestAppUnreachableDatabase(t *testing.T) {
 	if !strings.Contains(err.Error(), "opening key store") {
 		t.Errorf("error = %v, want it to say the key store could not be opened", err)
 	}
-	if d := time.Since(start); d > openTimeout+5*time.Second {
+	if d := time.Since(start); d > gateway.OpenTimeout+5*time.Second {
 		t.Errorf("took %s", d)
 	}
-	if _, ok := stores.References(storeKey{database: "postgres://keygate:s3cret-pw@127.0.0.1:1/keygate?connect_timeout=2"}); ok {
+	if _, ok := stores.References(gateway.Config{Database: "postgres://keygate:s3cret-pw@127.0.0.1:1/keygate?connect_timeout=2"}); ok {
 		t.Error("a failed store stayed in the pool")
 	}
 }
@@ -70,31 +72,31 @@ func TestAppDefaultsAndSources(t *testing.T) {
 	url := pgtest.URL(t)
 
 	t.Run("environment variable", func(t *testing.T) {
-		t.Setenv(envDatabaseURL, url)
+		t.Setenv(EnvDatabaseURL, url)
 		a := &App{}
 		if err := provisionApp(t, a); err != nil {
 			t.Fatal(err)
 		}
 		// PostgreSQL keeps a change feed: cache_ttl is only a backstop.
-		if a.CacheSize != keystore.DefaultCacheBytes || time.Duration(a.CacheTTL) != keystore.DefaultFeedTTL ||
-			time.Duration(a.StaleTTL) != keystore.DefaultStaleTTL ||
-			time.Duration(a.NegativeTTL) != keystore.DefaultNegativeTTL ||
-			time.Duration(a.LookupTimeout) != keystore.DefaultLookupTimeout || a.Prefix() != "kg" {
+		if a.CacheSize != verify.DefaultCacheBytes || time.Duration(a.CacheTTL) != keystore.DefaultFeedTTL ||
+			time.Duration(a.StaleTTL) != verify.DefaultStaleTTL ||
+			time.Duration(a.NegativeTTL) != verify.DefaultNegativeTTL ||
+			time.Duration(a.LookupTimeout) != verify.DefaultLookupTimeout || a.Prefix() != "kg" {
 			t.Errorf("defaults not applied: %+v", a)
 		}
-		if a.poolKey.database != url {
+		if a.poolKey.Database != url {
 			t.Error("database not taken from the environment")
 		}
 	})
 
 	t.Run("env placeholder", func(t *testing.T) {
-		t.Setenv(envDatabaseURL, "")
+		t.Setenv(EnvDatabaseURL, "")
 		t.Setenv("KEYGATE_TEST_APP_DB", url)
 		a := &App{Database: "{env.KEYGATE_TEST_APP_DB}"}
 		if err := provisionApp(t, a); err != nil {
 			t.Fatal(err)
 		}
-		if a.poolKey.database != url {
+		if a.poolKey.Database != url {
 			t.Error("{env.*} placeholder not resolved")
 		}
 	})
@@ -124,10 +126,10 @@ func TestAppSharesStoreAcrossReloads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if first.shared != second.shared {
+	if first.runtime != second.runtime {
 		t.Error("two configs with the same settings do not share the store")
 	}
-	if first.shared == other.shared {
+	if first.runtime == other.runtime {
 		t.Error("a config with another cache_ttl shares a verifier built with the old one")
 	}
 	if refs, _ := stores.References(first.poolKey); refs != 2 {
@@ -138,7 +140,11 @@ func TestAppSharesStoreAcrossReloads(t *testing.T) {
 	if err := first.Cleanup(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := second.Verify(context.Background(), keystore.HashKey("kg_unknown")); err != keystore.ErrUnknownKey {
+	unknown, _, err := keystore.GenerateKey(nil, keystore.DefaultPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.auth.Authenticate(context.Background(), unknown); err != keystore.ErrUnknownKey {
 		t.Fatalf("store closed under a running config: %v", err)
 	}
 	if err := first.Cleanup(); err != nil {
@@ -159,7 +165,7 @@ func TestAppSharesStoreAcrossReloads(t *testing.T) {
 // database from the environment.
 func TestAppWithoutGlobalOption(t *testing.T) {
 	database := pgtest.URL(t)
-	t.Setenv(envDatabaseURL, database)
+	t.Setenv(EnvDatabaseURL, database)
 	port := freePort(t)
 	cfg, err := adapt(t, `{
 	admin off
@@ -183,7 +189,7 @@ http://127.0.0.1:`+port+` {
 	}
 	t.Cleanup(func() { _ = caddy.Stop() })
 
-	g := &gateway{store: openTestStore(t, database), keys: map[string]string{}}
+	g := &liveGateway{store: openTestStore(t, database), keys: map[string]string{}}
 	if err := g.store.CreateIntegration(context.Background(), keystore.Integration{ID: "demo", BaseURL: "http://127.0.0.1:9"}); err != nil {
 		t.Fatal(err)
 	}

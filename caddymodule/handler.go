@@ -128,13 +128,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case credentialsMalformed:
 		return h.refuse(w, r, refuseMalformed, nil, "", nil)
 	}
-	hash, err := keystore.ParseKey(h.app.Prefix(), token)
-	if err != nil {
-		return h.refuse(w, r, refuseMalformed, nil, "", nil)
-	}
-	cred, err := h.app.Verify(r.Context(), hash)
+	cred, err := h.app.auth.Authenticate(r.Context(), token)
 	if err != nil {
 		switch {
+		case errors.Is(err, keystore.ErrMalformed):
+			return h.refuse(w, r, refuseMalformed, nil, "", nil)
 		case errors.Is(err, keystore.ErrUnknownKey):
 			return h.refuse(w, r, refuseUnknown, nil, "", nil)
 		case errors.Is(err, keystore.ErrRevoked):
@@ -311,8 +309,8 @@ func bearerToken(hdr http.Header) (string, credentialsStatus) {
 	if token == "" {
 		return "", credentialsMalformed
 	}
-	// Any other byte that is not part of a key, spaces included, makes
-	// keystore.ParseKey refuse the token as malformed.
+	// Any other byte that is not part of a credential, spaces included,
+	// makes the runtime refuse the token as malformed.
 	return token, credentialsOK
 }
 

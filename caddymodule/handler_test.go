@@ -18,13 +18,15 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/verify"
 )
 
 // memLookuper is an in-memory key store for the tests of what the handler
 // does with the verifier's answers (headers, responses, placeholders, the
 // log), which does not depend on the database; the tests that go through
-// PostgreSQL are in e2e_test.go.
+// PostgreSQL are in upstream_test.go (TestGateway) and integration_tests.
 type memLookuper struct {
 	mu      sync.Mutex
 	creds   map[keystore.Hash]keystore.Credential
@@ -68,7 +70,7 @@ func newFixture(t testing.TB) *fixture {
 	f.expired = f.addKey(keystore.Credential{KeyID: "kid_expired00000000000", KeyName: "temp", IntegrationID: "billing", BaseURL: "http://billing.internal:8080/api/v1", ExpiresAt: fixtureNow.Add(-time.Second)})
 	f.otherIntegration = f.addKey(keystore.Credential{KeyID: "kid_search000000000000", KeyName: "search bot", IntegrationID: "search", BaseURL: "https://search.example.com"})
 
-	verifier, err := keystore.NewVerifier(f.store, keystore.VerifierConfig{
+	verifier, err := verify.NewVerifier(f.store, verify.VerifierConfig{
 		MaxCost: 1 << 20,
 		Now:     func() time.Time { return fixtureNow },
 	})
@@ -76,7 +78,8 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(verifier.Close)
-	f.app = &App{KeyPrefix: keystore.DefaultPrefix, shared: &sharedStore{verifier: verifier}, targets: new(targetCache)}
+	f.app = &App{KeyPrefix: keystore.DefaultPrefix, targets: new(targetCache)}
+	f.app.bind(gateway.New(nil, verifier), gateway.Config{})
 	return f
 }
 
@@ -167,14 +170,14 @@ func TestResponses(t *testing.T) {
 		level       zapcore.Level
 		keyID       string
 	}{
-		{"no credentials", "", nil, false, 401, missing, "missing_credentials", "missing", zapcore.InfoLevel, ""},
-		{"basic credentials", "", []string{"Basic dXNlcjpwYXNz"}, false, 401, missing, "missing_credentials", "missing", zapcore.InfoLevel, ""},
-		{"malformed key", "", []string{"Bearer kg_notakey"}, false, 401, invalidToken, "invalid_token", "malformed", zapcore.InfoLevel, ""},
-		{"unknown key", "", []string{"Bearer " + mustKey(t)}, false, 401, invalidToken, "invalid_token", "unknown", zapcore.InfoLevel, ""},
-		{"revoked key", "", []string{bearer(f.revoked)}, false, 401, invalidToken, "invalid_token", "revoked", zapcore.WarnLevel, "kid_revoked00000000000"},
-		{"expired key", "", []string{bearer(f.expired)}, false, 401, invalidToken, "invalid_token", "expired", zapcore.WarnLevel, "kid_expired00000000000"},
-		{"key of another integration", "billing", []string{bearer(f.otherIntegration)}, false, 403, scope, "insufficient_scope", "wrong_integration", zapcore.WarnLevel, "kid_search000000000000"},
-		{"store unreachable", "", []string{bearer(mustKey(t))}, true, 503, "", "temporarily_unavailable", "store_unavailable", zapcore.InfoLevel, ""},
+		{name: "no credentials", status: 401, challenge: missing, errCode: "missing_credentials", reason: "missing", level: zapcore.InfoLevel},
+		{name: "basic credentials", auth: []string{"Basic dXNlcjpwYXNz"}, status: 401, challenge: missing, errCode: "missing_credentials", reason: "missing", level: zapcore.InfoLevel},
+		{name: "malformed key", auth: []string{"Bearer kg_notakey"}, status: 401, challenge: invalidToken, errCode: "invalid_token", reason: "malformed", level: zapcore.InfoLevel},
+		{name: "unknown key", auth: []string{"Bearer " + mustKey(t)}, status: 401, challenge: invalidToken, errCode: "invalid_token", reason: "unknown", level: zapcore.InfoLevel},
+		{name: "revoked key", auth: []string{bearer(f.revoked)}, status: 401, challenge: invalidToken, errCode: "invalid_token", reason: "revoked", level: zapcore.WarnLevel, keyID: "kid_revoked00000000000"},
+		{name: "expired key", auth: []string{bearer(f.expired)}, status: 401, challenge: invalidToken, errCode: "invalid_token", reason: "expired", level: zapcore.WarnLevel, keyID: "kid_expired00000000000"},
+		{name: "key of another integration", integration: "billing", auth: []string{bearer(f.otherIntegration)}, status: 403, challenge: scope, errCode: "insufficient_scope", reason: "wrong_integration", level: zapcore.WarnLevel, keyID: "kid_search000000000000"},
+		{name: "store unreachable", auth: []string{bearer(mustKey(t))}, down: true, status: 503, errCode: "temporarily_unavailable", reason: "store_unavailable", level: zapcore.InfoLevel},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ff := f
@@ -605,19 +608,15 @@ func BenchmarkHandlerCacheHit(b *testing.B) {
 
 func BenchmarkVerifyCacheHit(b *testing.B) {
 	f := newFixture(b)
-	hash, err := keystore.ParseKey(keystore.DefaultPrefix, f.valid)
-	if err != nil {
-		b.Fatal(err)
-	}
 	ctx := context.Background()
 	for i := 0; i < 100; i++ {
-		_, _ = f.app.Verify(ctx, hash)
+		_, _ = f.app.auth.Authenticate(ctx, f.valid)
 		time.Sleep(time.Millisecond)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := f.app.Verify(ctx, hash); err != nil {
+		if _, err := f.app.auth.Authenticate(ctx, f.valid); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,9 +10,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/keygate/keygate/verify"
 	"go.uber.org/zap/zapcore"
-
-	"github.com/keygate/keygate/keystore"
 )
 
 // Limits bound what bad keys may cost the gateway and its key store. They
@@ -53,7 +52,7 @@ type Limits struct {
 	// The period failed authentications are counted over. Default: 1m.
 	FailedAuthWindow caddy.Duration `json:"failed_auth_window,omitempty"`
 
-	failedAuth *keystore.FailureLimiter // nil when off
+	failedAuth *verify.FailureLimiter // nil when off
 }
 
 // bodyRateLimited is the body of a 429.
@@ -66,16 +65,16 @@ var refuseRateLimited = &refusal{"rate_limited", http.StatusTooManyRequests, "",
 // failed-auth limiter.
 func (l *Limits) provision() error {
 	if l.MaxConcurrentLookups == 0 {
-		l.MaxConcurrentLookups = keystore.DefaultMaxConcurrentLookups
+		l.MaxConcurrentLookups = verify.DefaultMaxConcurrentLookups
 	}
 	if l.MaxLookupRate == 0 {
-		l.MaxLookupRate = keystore.DefaultMaxLookupRate
+		l.MaxLookupRate = verify.DefaultMaxLookupRate
 	}
 	if l.FailedAuthLimit == 0 {
-		l.FailedAuthLimit = keystore.DefaultFailureLimit
+		l.FailedAuthLimit = verify.DefaultFailureLimit
 	}
 	if l.FailedAuthWindow == 0 {
-		l.FailedAuthWindow = caddy.Duration(keystore.DefaultFailureWindow)
+		l.FailedAuthWindow = caddy.Duration(verify.DefaultFailureWindow)
 	}
 	switch {
 	case l.MaxConcurrentLookups < 0:
@@ -87,7 +86,7 @@ func (l *Limits) provision() error {
 		return nil
 	}
 	var err error
-	l.failedAuth, err = keystore.NewFailureLimiter(keystore.FailureLimiterConfig{
+	l.failedAuth, err = verify.NewFailureLimiter(verify.FailureLimiterConfig{
 		Limit:  l.FailedAuthLimit,
 		Window: time.Duration(l.FailedAuthWindow),
 	})

@@ -8,11 +8,11 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/keygate/keygate/gateway"
+	"github.com/keygate/keygate/verify"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
-
-	"github.com/keygate/keygate/keystore"
 )
 
 // limitedFixture is a fixture whose app refuses a client after limit
@@ -21,7 +21,7 @@ func limitedFixture(t *testing.T, limit int) (*fixture, *time.Time) {
 	t.Helper()
 	f := newFixture(t)
 	now := fixtureNow
-	l, err := keystore.NewFailureLimiter(keystore.FailureLimiterConfig{
+	l, err := verify.NewFailureLimiter(verify.FailureLimiterConfig{
 		Limit: limit, Window: time.Minute, Now: func() time.Time { return now },
 	})
 	if err != nil {
@@ -115,10 +115,10 @@ func TestLimitsOff(t *testing.T) {
 	if l.failedAuth != nil {
 		t.Fatal("failed_auth_limit off still builds a limiter")
 	}
-	if l.MaxConcurrentLookups != keystore.DefaultMaxConcurrentLookups {
+	if l.MaxConcurrentLookups != verify.DefaultMaxConcurrentLookups {
 		t.Fatalf("max_concurrent_lookups default %d", l.MaxConcurrentLookups)
 	}
-	if l.MaxLookupRate != keystore.DefaultMaxLookupRate {
+	if l.MaxLookupRate != verify.DefaultMaxLookupRate {
 		t.Fatalf("max_lookup_rate default %d", l.MaxLookupRate)
 	}
 	off := Limits{MaxLookupRate: -1}
@@ -176,7 +176,7 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 // cached keys still pass.
 func TestLookupRateRefusal(t *testing.T) {
 	f := newFixture(t)
-	verifier, err := keystore.NewVerifier(f.store, keystore.VerifierConfig{
+	verifier, err := verify.NewVerifier(f.store, verify.VerifierConfig{
 		MaxCost:       1 << 20,
 		MaxLookupRate: 1,
 		Now:           func() time.Time { return fixtureNow },
@@ -186,7 +186,7 @@ func TestLookupRateRefusal(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(verifier.Close)
-	f.app.shared = &sharedStore{verifier: verifier}
+	f.app.bind(gateway.New(nil, verifier), gateway.Config{})
 	h := f.handler("", false)
 
 	if res := serveKeygate(h, newRequest(bearer(f.valid))); res.resp.StatusCode != http.StatusOK {

@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keygate/keygate/verify"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/keygate/keygate/keystore"
 )
 
 // keygate's Prometheus metrics, served by Caddy's metrics endpoint (the
@@ -95,8 +94,8 @@ func newCollectors() *collectors {
 }
 
 // verifier returns the verifier's instruments.
-func (c *collectors) verifier() keystore.Metrics {
-	return keystore.Metrics{
+func (c *collectors) verifier() verify.Metrics {
+	return verify.Metrics{
 		CacheHits:         c.cacheHits,
 		CacheMisses:       c.cacheMisses,
 		LookupDuration:    c.lookupDuration,
@@ -120,17 +119,23 @@ func (c *collectors) countRefusal(rf *refusal) {
 	}
 }
 
+// feedLagger tells the change feed's lag: a gateway.Runtime does.
+type feedLagger interface {
+	FeedLag(now time.Time) (time.Duration, bool)
+}
+
 // register registers the collectors into reg, with the change feed's lag
-// as seen by v when the store has a feed. Registering twice is harmless.
-func (c *collectors) register(reg *prometheus.Registry, v *keystore.Verifier, followed bool) error {
+// as feed tells it when the store has a feed (nil: none). Registering
+// twice is harmless.
+func (c *collectors) register(reg *prometheus.Registry, feed feedLagger) error {
 	if reg == nil {
 		return nil
 	}
 	all := []prometheus.Collector{c.authRequests, c.cacheHits, c.cacheMisses,
 		c.lookupDuration, c.lookupsInFlight, c.limiterRefusals, c.feedReconnects,
 		c.usageFlushes, c.usageKeys}
-	if followed {
-		all = append(all, feedLagGauge(v))
+	if feed != nil {
+		all = append(all, feedLagGauge(feed))
 	}
 	for _, col := range all {
 		if err := reg.Register(col); err != nil {
@@ -142,14 +147,14 @@ func (c *collectors) register(reg *prometheus.Registry, v *keystore.Verifier, fo
 	return nil
 }
 
-// feedLagGauge reports how long ago v's change feed was last known
+// feedLagGauge reports how long ago the change feed was last known
 // healthy: about a second while it is, growing while it is down.
-func feedLagGauge(v *keystore.Verifier) prometheus.GaugeFunc {
+func feedLagGauge(feed feedLagger) prometheus.GaugeFunc {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "keygate", Name: "feed_lag_seconds",
 		Help: "Time since the key store's change feed was last known healthy: under about a second while it is.",
 	}, func() float64 {
-		lag, ok := v.FeedLag(time.Now())
+		lag, ok := feed.FeedLag(time.Now())
 		if !ok {
 			return 0
 		}

@@ -4,13 +4,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keygate/keygate/verify"
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/keygate/keygate/keystore"
 )
 
 func TestMetricsRegisterIntoFreshRegistries(t *testing.T) {
-	v, err := keystore.NewVerifier(&memLookuper{}, keystore.VerifierConfig{MaxCost: 1 << 20})
+	v, err := verify.NewVerifier(&memLookuper{}, verify.VerifierConfig{MaxCost: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +19,7 @@ func TestMetricsRegisterIntoFreshRegistries(t *testing.T) {
 	for range 2 {
 		reg := prometheus.NewPedanticRegistry()
 		for range 2 {
-			if err := metrics.register(reg, v, true); err != nil {
+			if err := metrics.register(reg, v); err != nil {
 				t.Fatalf("registering: %v", err)
 			}
 		}
@@ -43,7 +42,7 @@ func TestMetricsRegisterIntoFreshRegistries(t *testing.T) {
 			}
 		}
 	}
-	if err := metrics.register(nil, v, true); err != nil {
+	if err := metrics.register(nil, v); err != nil {
 		t.Fatalf("no registry: %v", err)
 	}
 }

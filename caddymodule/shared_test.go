@@ -18,14 +18,11 @@ import (
 // neither fail nor touch the closed store.
 func TestVerifyAcrossReload(t *testing.T) {
 	database := pgtest.URL(t)
-	g := &gateway{store: openTestStore(t, database), keys: map[string]string{}}
+	g := &liveGateway{store: openTestStore(t, database), keys: map[string]string{}}
 	if err := g.store.CreateIntegration(context.Background(), keystore.Integration{ID: "demo", BaseURL: "http://127.0.0.1:9"}); err != nil {
 		t.Fatal(err)
 	}
-	hash, err := keystore.ParseKey(keystore.DefaultPrefix, g.createKey(t, "demo", "reloaded"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := g.createKey(t, "demo", "reloaded")
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	defer cancel()
 	old, next := &App{Database: database}, &App{Database: database, NegativeTTL: caddy.Duration(time.Minute)}
@@ -47,7 +44,7 @@ func TestVerifyAcrossReload(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := old.Verify(context.Background(), hash); err != nil {
+				if _, err := old.auth.Authenticate(context.Background(), key); err != nil {
 					t.Errorf("a request of the old config during the reload: %v", err)
 					return
 				}
@@ -71,7 +68,7 @@ func TestVerifyAcrossReload(t *testing.T) {
 	if _, ok := stores.References(old.poolKey); ok {
 		t.Fatal("the old config's store is still pooled")
 	}
-	if _, err := old.Verify(context.Background(), hash); err != nil {
+	if _, err := old.auth.Authenticate(context.Background(), key); err != nil {
 		t.Fatalf("a request of the old config after its store closed: %v", err)
 	}
 	close(stop)

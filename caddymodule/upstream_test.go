@@ -103,7 +103,7 @@ func (rec *recorder) count() int {
 
 // gateway is keygate running in this process, in front of real upstreams,
 // with its key store in a fresh PostgreSQL database.
-type gateway struct {
+type liveGateway struct {
 	generic, pinned string // base URLs of the two sites
 	plain, tlsUp    *recorder
 	tlsHost         string // host:port of the TLS upstream
@@ -186,10 +186,10 @@ func freePort(t *testing.T) string {
 	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
 }
 
-func startGateway(t *testing.T) *gateway {
+func startGateway(t *testing.T) *liveGateway {
 	t.Helper()
 	ctx := context.Background()
-	g := &gateway{plain: new(recorder), tlsUp: new(recorder), dir: t.TempDir(), keys: map[string]string{}}
+	g := &liveGateway{plain: new(recorder), tlsUp: new(recorder), dir: t.TempDir(), keys: map[string]string{}}
 	plainSrv := httptest.NewServer(g.plain)
 	t.Cleanup(plainSrv.Close)
 	tlsSrv := httptest.NewTLSServer(g.tlsUp)
@@ -248,7 +248,7 @@ func openTestStore(t *testing.T, database string) *postgres.Store {
 }
 
 // createKey stores a new key of integration and returns it.
-func (g *gateway) createKey(t *testing.T, integration, name string) string {
+func (g *liveGateway) createKey(t *testing.T, integration, name string) string {
 	t.Helper()
 	key, hash, err := keystore.GenerateKey(nil, keystore.DefaultPrefix)
 	if err != nil {
@@ -269,7 +269,7 @@ func (g *gateway) createKey(t *testing.T, integration, name string) string {
 }
 
 // keyID returns the public id of the key created under name.
-func (g *gateway) keyID(name string) string {
+func (g *liveGateway) keyID(name string) string {
 	hash := keystore.HashKey(g.keys[name])
 	c, err := g.store.LookupCredential(context.Background(), hash)
 	if err != nil {

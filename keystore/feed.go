@@ -12,13 +12,32 @@ import (
 // safety backstop.
 const DefaultFeedTTL = 10 * time.Minute
 
+// Cache is what a change feed is applied to: a gateway's cache of
+// credentials (verify.Verifier is one). Its methods must be safe for
+// concurrent use.
+type Cache interface {
+	// Invalidate makes the cached entry of hash a miss at once, including
+	// one whose store read is still in flight.
+	Invalidate(hash Hash)
+	// DropAll makes every cached entry a miss.
+	DropAll()
+	// FeedHealthy records that every change committed before `at` has
+	// been applied. From its first call on, cached entries are trusted
+	// only while the last such time is recent.
+	FeedHealthy(at time.Time)
+	// FeedReconnected records, for metrics, that the feed works again
+	// after failing.
+	FeedReconnected()
+}
+
 // Follower is implemented by stores that keep a change feed. Follow applies
-// every change to v as it commits — Invalidate for a changed key,
-// DropAll when an integration changed or the feed was pruned past what
-// this instance applied — and reports the feed's health with
-// v.FeedHealthy, first as soon as it starts, before any read: from then on
-// the cache is bounded by StaleTTL even if the store never answers. It
-// reconnects by itself and returns only when ctx ends.
+// every change to c as it commits — Invalidate for a changed key, DropAll
+// when an integration changed or the feed was pruned past what this
+// instance applied — and reports the feed's health with c.FeedHealthy,
+// first as soon as it starts, before any read: from then on the cache is
+// bounded by its stale TTL even if the store never answers. It reconnects
+// by itself, and returns only when ctx ends. storetest.RunFeed checks this
+// contract.
 type Follower interface {
-	Follow(ctx context.Context, v *Verifier, logger *zap.Logger) error
+	Follow(ctx context.Context, c Cache, logger *zap.Logger) error
 }

@@ -20,7 +20,7 @@ type FeedChange struct {
 // follower missed changes: the whole cache is dropped. Then each change,
 // in order: a key's invalidates that key's hash, any other drops the whole
 // cache.
-func ApplyFeed(v *Verifier, log *zap.Logger, last, pruned int64, changes []FeedChange) int64 {
+func ApplyFeed(v Cache, log *zap.Logger, last, pruned int64, changes []FeedChange) int64 {
 	if pruned > last {
 		log.Warn("change feed pruned past this instance's position; dropping the key cache",
 			zap.Int64("seq", last), zap.Int64("pruned_through", pruned))

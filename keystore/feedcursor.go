@@ -58,14 +58,14 @@ func DefaultFeedCursorConfig() FeedCursorConfig {
 
 // FeedCursor is what every Follower does with its store's change feed:
 // it keeps the position in the feed, applies the changes after it to a
-// Verifier with ApplyFeed, reports the feed's health, prunes old changes
+// Cache with ApplyFeed, reports the feed's health, prunes old changes
 // now and then, and logs the feed's outages. The follower only decides
 // when to read, and how to reach the store. A FeedCursor is not safe for
 // concurrent use.
 type FeedCursor struct {
 	src FeedSource
 	cfg FeedCursorConfig
-	v   *Verifier
+	v   Cache
 	log *zap.Logger
 
 	started bool  // last holds a position in the feed
@@ -80,7 +80,7 @@ type FeedCursor struct {
 // holds: nothing cached before this moment is trusted. From here on the
 // cache only holds reads that began after it, so stale_ttl counts from now
 // even if the store never answers.
-func NewFeedCursor(src FeedSource, cfg FeedCursorConfig, v *Verifier, log *zap.Logger) *FeedCursor {
+func NewFeedCursor(src FeedSource, cfg FeedCursorConfig, v Cache, log *zap.Logger) *FeedCursor {
 	began := cfg.Now()
 	v.DropAll()
 	v.FeedHealthy(began)

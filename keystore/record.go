@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -65,6 +66,15 @@ func (k Key) Status(now time.Time) string {
 	}
 	return "active"
 }
+
+// Reasons a presented credential is refused, for errors.Is; ErrMalformed
+// and an error wrapping ErrStoreUnavailable are the others. Their text is
+// for logs, never for clients.
+var (
+	ErrUnknownKey = errors.New("unknown key")
+	ErrRevoked    = errors.New("key revoked")
+	ErrExpired    = errors.New("key expired")
+)
 
 // Credential is what authentication needs to know about a key: the record
 // the verifier caches, looked up by the key's hash.

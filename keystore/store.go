@@ -30,8 +30,11 @@ type KeyFilter struct {
 	IntegrationID string
 }
 
-// Store keeps integrations and key records. Implementations must be safe
-// for concurrent use.
+// Store keeps integrations and key records. This is the contract of every
+// implementation, documented here only; storetest.Run checks it (and
+// storetest.RunFeed the change feed of a Follower). Implementations must
+// be safe for concurrent use; a store that cannot answer fails with an
+// error wrapping ErrStoreUnavailable.
 type Store interface {
 	// LookupCredential returns the credential of the key with this hash,
 	// revoked or expired ones included, or an error wrapping ErrNotFound.
@@ -41,17 +44,23 @@ type Store interface {
 	// parent key of an access token.
 	LookupCredentialByID(ctx context.Context, id string) (Credential, error)
 
+	// CreateIntegration stores in as Integration.Normalize returns it; a
+	// zero CreatedAt means now. It fails with ErrIntegrationExists when
+	// the id is taken.
 	CreateIntegration(ctx context.Context, in Integration) error
+	// ListIntegrations returns every integration, ordered by id.
 	ListIntegrations(ctx context.Context) ([]Integration, error)
 
-	// CreateKey fails with ErrUnknownIntegration when k.IntegrationID does
-	// not exist.
+	// CreateKey stores k after NewKey.Validate; a zero CreatedAt means
+	// now. It fails with ErrUnknownIntegration when k.IntegrationID does
+	// not exist, and when the id or the hash is taken.
 	CreateKey(ctx context.Context, k NewKey) error
 	// ListKeys returns the keys that match f, never deleted ones, ordered
 	// by creation time, then id.
 	ListKeys(ctx context.Context, f KeyFilter) ([]Key, error)
-	// RevokeKey marks the key revoked at `at` and returns its record; it
-	// fails with ErrNotFound or ErrAlreadyRevoked.
+	// RevokeKey marks the key revoked at `at` (now when zero) and returns
+	// its record; it fails with ErrNotFound or ErrAlreadyRevoked, and a
+	// key revoked already keeps its first revocation time.
 	RevokeKey(ctx context.Context, id string, at time.Time) (Key, error)
 
 	// GetKey returns the record of the key with this id; a deleted or
@@ -63,7 +72,7 @@ type Store interface {
 	// returns the old key's updated record, and fails with ErrNotFound
 	// (unknown or deleted) or ErrAlreadyRevoked, storing nothing.
 	RotateKey(ctx context.Context, old string, next NewKey, oldExpires time.Time) (Key, error)
-	// DeleteKey soft-deletes the key at `at`: it is gone from listings and
+	// DeleteKey soft-deletes the key at `at` (now when zero): it is gone from listings and
 	// GetKey, and LookupCredential reports it revoked. It returns the
 	// record as it was, and fails with ErrNotFound for an unknown or
 	// deleted key.

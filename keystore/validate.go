@@ -3,37 +3,52 @@ package keystore
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 )
 
-// MaxKeyNameLen bounds a key name, in bytes.
+// MaxKeyNameLen bounds a key name, in characters.
 const MaxKeyNameLen = 200
 
-// Validate checks what a store's schema cannot: the shape of the id, a
-// printable name of at most MaxKeyNameLen bytes, and a hash. Every Store
-// calls it before writing a key.
+// ErrMissing is CheckKeyName's error for an empty or blank name: the
+// value is missing rather than wrong.
+var ErrMissing = errors.New("missing")
+
+// CheckKeyName is the rule for key names, the one every front end and
+// every Store applies: not blank, valid UTF-8, at most MaxKeyNameLen
+// characters, no control character. Its error (ErrMissing for a blank
+// name) reads after the name of the field, as in "invalid --name: ...".
+func CheckKeyName(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return ErrMissing
+	case !utf8.ValidString(name):
+		return errors.New("not valid UTF-8")
+	case utf8.RuneCountInString(name) > MaxKeyNameLen:
+		return fmt.Errorf("longer than %d characters", MaxKeyNameLen)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return errors.New("control characters (tabs, newlines, ...) are not allowed")
+	}
+	return nil
+}
+
+// Validate checks what a store's schema cannot: the shape of the id, the
+// name by CheckKeyName, and a hash. Every Store calls it before writing a
+// key.
 func (k NewKey) Validate() error {
 	switch {
 	case !ValidKeyID(k.ID):
 		return fmt.Errorf("invalid key id %q", k.ID)
-	case k.Name == "":
-		return errors.New("the key name is empty")
-	case len(k.Name) > MaxKeyNameLen:
-		return fmt.Errorf("the key name is longer than %d bytes", MaxKeyNameLen)
-	case !utf8.ValidString(k.Name):
-		return errors.New("the key name is not valid UTF-8")
 	case k.Hash == Hash{}:
 		return errors.New("the key hash is missing")
 	}
 	if err := (Rotation{Every: k.RotateEvery}).Validate(); err != nil {
 		return err
 	}
-	for _, r := range k.Name {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("the key name %q holds a control character", k.Name)
-		}
+	if err := CheckKeyName(k.Name); err != nil {
+		return fmt.Errorf("invalid key name: %w", err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	_ "github.com/keygate/keygate/caddymodule"
+	_ "github.com/keygate/keygate/caddymodule/cli"
 )
 
 func main() {

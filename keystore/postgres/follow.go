@@ -55,25 +55,19 @@ func defaultFeedSettings() feedSettings {
 	}
 }
 
-// Follow applies the change feed to v until ctx ends, implementing
-// keystore.Follower, and returns ctx's error.
+// Follow implements keystore.Follower, whose contract it keeps; it
+// returns ctx's error.
 //
 // It runs on one connection of its own, never the pool's: it LISTENs, then
-// reads the feed from the last sequence it applied and applies each change
-// (v.Invalidate for a key, v.DropAll for an integration), and does so again
-// on every notification, and at least every second: that read is the
-// heartbeat, bounded by a deadline, and each successful one reports
-// v.FeedHealthy. When the connection fails it reconnects, with a backoff
-// capped at one second, LISTENs first and then catches up from the last
-// applied sequence, so nothing committed meanwhile is lost. If the feed was
-// pruned past that sequence, it drops the whole cache.
-//
-// Follow starts by dropping what v holds, read before the feed's starting
-// point was known, and starts from the last change committed. It also
-// prunes changes older than FeedRetention now and then.
-func (s *Store) Follow(ctx context.Context, v *keystore.Verifier, logger *zap.Logger) error {
+// catches up from the last sequence it applied, and does so again on every
+// notification and at least every second: that read is the heartbeat,
+// bounded by a deadline. When the connection fails it reconnects, with a
+// backoff capped at one second, LISTENs first and then catches up, so
+// nothing committed meanwhile is lost. It prunes changes older than
+// FeedRetention now and then.
+func (s *Store) Follow(ctx context.Context, c keystore.Cache, logger *zap.Logger) error {
 	f := &follower{store: s, cfg: s.feed}
-	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, v, logger)
+	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, c, logger)
 	return f.run(ctx)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/keygate/keygate/internal/poll"
 	"github.com/keygate/keygate/keystore"
 	"github.com/keygate/keygate/keystore/storetest"
+	"github.com/keygate/keygate/verify"
 )
 
 // following is a verifier that a Follow keeps current, with what the
@@ -24,7 +25,7 @@ import (
 type following struct {
 	t      *testing.T
 	lookup *Store
-	v      *keystore.Verifier
+	v      *verify.Verifier
 	reads  atomic.Int64
 	logs   *observer.ObservedLogs
 }
@@ -45,7 +46,7 @@ func follow(t *testing.T, feed, lookup *Store, edit func(*feedSettings)) *follow
 		edit(&feed.feed)
 	}
 	f := &following{t: t, lookup: lookup}
-	v, err := keystore.NewVerifier(f, keystore.VerifierConfig{TTL: time.Hour, NegativeTTL: time.Hour})
+	v, err := verify.NewVerifier(f, verify.VerifierConfig{TTL: time.Hour, NegativeTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,7 @@ import (
 	"github.com/keygate/keygate/keystore"
 )
 
-// CreateIntegration stores in, with its base URL normalized by
-// keystore.ParseBaseURL; a zero CreatedAt means now. It fails with
-// keystore.ErrIntegrationExists when the id is taken.
+// CreateIntegration implements keystore.Store.
 func (s *Store) CreateIntegration(ctx context.Context, in keystore.Integration) error {
 	in, err := in.Normalize()
 	if err != nil {
@@ -30,7 +28,7 @@ func (s *Store) CreateIntegration(ctx context.Context, in keystore.Integration) 
 	return nil
 }
 
-// ListIntegrations returns every integration, ordered by id.
+// ListIntegrations implements keystore.Store.
 func (s *Store) ListIntegrations(ctx context.Context) ([]keystore.Integration, error) {
 	var list []keystore.Integration
 	err := s.retry(true, func() error {
@@ -47,8 +45,7 @@ func (s *Store) ListIntegrations(ctx context.Context) ([]keystore.Integration, e
 	return list, nil
 }
 
-// SetIntegrationURL changes the base URL of an integration and returns
-// it. It fails with keystore.ErrNotFound for an unknown integration.
+// SetIntegrationURL implements keystore.Store.
 func (s *Store) SetIntegrationURL(ctx context.Context, id, baseURL string) (keystore.Integration, error) {
 	in, err := keystore.Integration{ID: id, BaseURL: baseURL}.Normalize()
 	if err != nil {
@@ -66,10 +63,7 @@ func (s *Store) SetIntegrationURL(ctx context.Context, id, baseURL string) (keys
 	return in, nil
 }
 
-// RemoveIntegration removes the integration and every key of it in one
-// transaction and returns how many keys went. It fails with
-// keystore.ErrNotFound, or keystore.ErrIntegrationInUse when a key of it is
-// active at now, unless force.
+// RemoveIntegration implements keystore.Store.
 func (s *Store) RemoveIntegration(ctx context.Context, id string, force bool, now time.Time) (int, error) {
 	var removed int
 	err := s.retry(false, func() error {

@@ -29,10 +29,7 @@ FROM keygate_keys k JOIN keygate_integrations i ON i.id = k.integration_id
 const keyColumns = `id, name, integration_id, created_at, expires_at, revoked_at, last_used_at,
 	exchange_only, rotate_every_seconds`
 
-// LookupCredential returns the credential of the key with this hash,
-// revoked and expired keys included. It fails with keystore.ErrNotFound for
-// an unknown hash and keystore.ErrStoreUnavailable when the database does
-// not answer.
+// LookupCredential implements keystore.Store.
 func (s *Store) LookupCredential(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
 	return s.lookup(ctx, lookupSQL, hash[:])
 }
@@ -57,9 +54,7 @@ func (s *Store) lookup(ctx context.Context, sql string, arg any) (keystore.Crede
 	return c, nil
 }
 
-// CreateKey stores k; a zero CreatedAt means now. It fails with
-// keystore.ErrUnknownIntegration when k.IntegrationID does not exist, and
-// when the id or the hash is taken.
+// CreateKey implements keystore.Store.
 func (s *Store) CreateKey(ctx context.Context, k keystore.NewKey) error {
 	if err := k.Validate(); err != nil {
 		return fmt.Errorf("creating key: %w", err)
@@ -79,8 +74,7 @@ func (s *Store) CreateKey(ctx context.Context, k keystore.NewKey) error {
 	return nil
 }
 
-// ListKeys returns the keys that match f, deleted ones left out, ordered
-// by creation time, then id.
+// ListKeys implements keystore.Store.
 func (s *Store) ListKeys(ctx context.Context, f keystore.KeyFilter) ([]keystore.Key, error) {
 	sql := `SELECT ` + keyColumns + ` FROM keygate_keys WHERE deleted_at IS NULL`
 	var args []any
@@ -104,9 +98,7 @@ func (s *Store) ListKeys(ctx context.Context, f keystore.KeyFilter) ([]keystore.
 	return keys, nil
 }
 
-// RevokeKey marks the key revoked at `at` (now when zero) and returns its
-// record. It fails with keystore.ErrNotFound or keystore.ErrAlreadyRevoked;
-// a key revoked already keeps its first revocation time.
+// RevokeKey implements keystore.Store.
 func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (keystore.Key, error) {
 	if at.IsZero() {
 		at = time.Now()

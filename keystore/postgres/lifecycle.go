@@ -10,8 +10,7 @@ import (
 	"github.com/keygate/keygate/keystore"
 )
 
-// GetKey returns the record of the key with this id. It fails with
-// keystore.ErrNotFound for an unknown or deleted key.
+// GetKey implements keystore.Store.
 func (s *Store) GetKey(ctx context.Context, id string) (keystore.Key, error) {
 	var k keystore.Key
 	err := s.retry(true, func() error {
@@ -26,10 +25,7 @@ func (s *Store) GetKey(ctx context.Context, id string) (keystore.Key, error) {
 	return k, nil
 }
 
-// RotateKey stores next with the name and integration of the key old and
-// ends the old key at oldExpires (or its own earlier expiry), in one
-// transaction. It returns the old key's updated record and next as
-// stored. It fails with keystore.ErrNotFound or keystore.ErrAlreadyRevoked.
+// RotateKey implements keystore.Store.
 func (s *Store) RotateKey(ctx context.Context, old string, next keystore.NewKey, oldExpires time.Time) (keystore.Key, error) {
 	if err := next.ValidateForRotation(); err != nil {
 		return keystore.Key{}, fmt.Errorf("rotating key %s: %w", old, err)
@@ -67,8 +63,7 @@ func (s *Store) RotateKey(ctx context.Context, old string, next keystore.NewKey,
 	return updated, nil
 }
 
-// DeleteKey soft-deletes the key at `at` (now when zero) and returns its
-// record. It fails with keystore.ErrNotFound for an unknown or deleted key.
+// DeleteKey implements keystore.Store.
 func (s *Store) DeleteKey(ctx context.Context, id string, at time.Time) (keystore.Key, error) {
 	if at.IsZero() {
 		at = time.Now()
@@ -92,8 +87,7 @@ const touchSQL = `UPDATE keygate_keys k SET last_used_at = u.at
 FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
 WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`
 
-// TouchKeys records uses in one statement, only ever moving last_used_at
-// forward.
+// TouchKeys implements keystore.Store.
 func (s *Store) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
 	if len(uses) == 0 {
 		return nil

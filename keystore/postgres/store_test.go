@@ -37,6 +37,10 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) keystore.Store { return open(t, pgtest.URL(t)) })
 }
 
+func TestFeedConformance(t *testing.T) {
+	storetest.RunFeed(t, func(t *testing.T) keystore.Store { return open(t, pgtest.URL(t)) })
+}
+
 // schemaVersion reads the migrations table.
 func schemaVersion(t *testing.T, s *Store) (version int64, dirty bool, rows int) {
 	t.Helper()

@@ -32,22 +32,16 @@ func defaultFeedSettings() feedSettings {
 	return feedSettings{FeedCursorConfig: keystore.DefaultFeedCursorConfig(), poll: PollInterval}
 }
 
-// Follow applies the change feed to v until ctx ends, implementing
-// keystore.Follower, and returns ctx's error.
+// Follow implements keystore.Follower, whose contract it keeps; it
+// returns ctx's error.
 //
 // Every PollInterval it reads the changes after the last one it applied,
-// in one indexed read of the feed, applies them in order (v.Invalidate for
-// a key, v.DropAll for an integration) and reports v.FeedHealthy as of the
-// moment that read began. If the feed was pruned past the last applied
-// sequence, it drops the whole cache. A read that fails is logged and
-// tried again at the next tick; meanwhile the feed is not reported
-// healthy, so cached entries age out after the verifier's StaleTTL.
-//
-// Follow starts by dropping what v holds, read before the feed's starting
-// point was known, and starts from the last change committed. It also
-// prunes changes older than FeedRetention now and then.
-func (s *Store) Follow(ctx context.Context, v *keystore.Verifier, logger *zap.Logger) error {
-	return newFollower(s, v, logger.With(zap.String("database", s.path))).run(ctx)
+// in one indexed read of the feed. A read that fails is logged and tried
+// again at the next tick; meanwhile the feed is not reported healthy, so
+// cached entries age out after the cache's stale TTL. It prunes changes
+// older than FeedRetention now and then.
+func (s *Store) Follow(ctx context.Context, c keystore.Cache, logger *zap.Logger) error {
+	return newFollower(s, c, logger.With(zap.String("database", s.path))).run(ctx)
 }
 
 // follower is the state of one Follow: the store's keystore.FeedSource,
@@ -58,9 +52,9 @@ type follower struct {
 	cursor *keystore.FeedCursor
 }
 
-func newFollower(s *Store, v *keystore.Verifier, log *zap.Logger) *follower {
+func newFollower(s *Store, c keystore.Cache, log *zap.Logger) *follower {
 	f := &follower{store: s, poll: s.feed.poll}
-	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, v, log)
+	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, c, log)
 	return f
 }
 

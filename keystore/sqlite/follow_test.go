@@ -11,6 +11,7 @@ import (
 
 	"github.com/keygate/keygate/keystore"
 	"github.com/keygate/keygate/keystore/storetest"
+	"github.com/keygate/keygate/verify"
 )
 
 // countingStore counts the lookups that reach the store, which tells when
@@ -27,9 +28,9 @@ func (c *countingStore) LookupCredential(ctx context.Context, h keystore.Hash) (
 
 // newVerifier returns a verifier over s whose entries live an hour: only
 // the change feed can make it see a change.
-func newVerifier(t *testing.T, s keystore.Lookuper) *keystore.Verifier {
+func newVerifier(t *testing.T, s verify.Lookuper) *verify.Verifier {
 	t.Helper()
-	v, err := keystore.NewVerifier(s, keystore.VerifierConfig{TTL: time.Hour, NegativeTTL: time.Hour})
+	v, err := verify.NewVerifier(s, verify.VerifierConfig{TTL: time.Hour, NegativeTTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func newVerifier(t *testing.T, s keystore.Lookuper) *keystore.Verifier {
 
 // follow runs s.Follow into v until the test ends, and checks that it
 // returns then.
-func follow(t *testing.T, s *Store, v *keystore.Verifier) {
+func follow(t *testing.T, s *Store, v *verify.Verifier) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

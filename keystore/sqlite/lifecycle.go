@@ -10,8 +10,7 @@ import (
 	"github.com/keygate/keygate/keystore"
 )
 
-// GetKey returns the record of the key with this id. It fails with
-// keystore.ErrNotFound for an unknown or deleted key.
+// GetKey implements keystore.Store.
 func (s *Store) GetKey(ctx context.Context, id string) (keystore.Key, error) {
 	k, err := scanKey(s.reader.QueryRowContext(ctx,
 		`SELECT `+keyColumns+` FROM keygate_keys WHERE id = ? AND deleted_at IS NULL`, id))
@@ -36,10 +35,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-// RotateKey stores next with the name and integration of the key old and
-// ends the old key at oldExpires (or its own earlier expiry), in one
-// transaction. It returns the old key's updated record. It fails with
-// keystore.ErrNotFound or keystore.ErrAlreadyRevoked.
+// RotateKey implements keystore.Store.
 func (s *Store) RotateKey(ctx context.Context, old string, next keystore.NewKey, oldExpires time.Time) (keystore.Key, error) {
 	if err := next.ValidateForRotation(); err != nil {
 		return keystore.Key{}, fmt.Errorf("rotating key %s: %w", old, err)
@@ -81,8 +77,7 @@ func (s *Store) RotateKey(ctx context.Context, old string, next keystore.NewKey,
 	return updated, nil
 }
 
-// DeleteKey soft-deletes the key at `at` (now when zero) and returns its
-// record. It fails with keystore.ErrNotFound for an unknown or deleted key.
+// DeleteKey implements keystore.Store.
 func (s *Store) DeleteKey(ctx context.Context, id string, at time.Time) (keystore.Key, error) {
 	if at.IsZero() {
 		at = time.Now()
@@ -99,9 +94,7 @@ func (s *Store) DeleteKey(ctx context.Context, id string, at time.Time) (keystor
 // SQLite's limit on bound parameters.
 const touchBatch = 500
 
-// TouchKeys records uses, one statement per touchBatch keys, only ever
-// moving last_used_at forward. The change feed's trigger ignores
-// last_used_at, so this writes no feed row.
+// TouchKeys implements keystore.Store.
 func (s *Store) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
 	args := make([]any, 0, 2*min(len(uses), touchBatch))
 	for id, at := range uses {

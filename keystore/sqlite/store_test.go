@@ -31,3 +31,7 @@ func tempPath(t *testing.T) string {
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) keystore.Store { return open(t, tempPath(t)) })
 }
+
+func TestFeedConformance(t *testing.T) {
+	storetest.RunFeed(t, func(t *testing.T) keystore.Store { return open(t, tempPath(t)) })
+}

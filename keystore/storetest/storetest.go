@@ -1,8 +1,13 @@
 // Package storetest is the conformance suite every keystore.Store
-// implementation must pass.
+// implementation must pass, and RunFeed the one of every store that keeps
+// a change feed (keystore.Follower).
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) keystore.Store { return openEmptyStore(t) })
+//	}
+//
+//	func TestFeedConformance(t *testing.T) {
+//		storetest.RunFeed(t, func(t *testing.T) keystore.Store { return openEmptyStore(t) })
 //	}
 package storetest
 

@@ -1,0 +1,95 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/keygate/keygate/keystore"
+)
+
+// errClosed says a runtime was closed, by a reload, under its user.
+var errClosed = errors.New("the key store of this config was closed by a reload")
+
+// Authenticator authenticates the credentials presented to one config's
+// handlers, with that config's rules, on its runtime.
+type Authenticator struct {
+	// Runtime is the config's runtime.
+	Runtime *Runtime
+	// KeyPrefix is the prefix of the access keys accepted.
+	KeyPrefix string
+	// MaxKeyAge refuses keys created longer ago as expired; 0: no limit.
+	MaxKeyAge time.Duration
+	// Logger receives the warnings of keys served while the change feed
+	// is down.
+	Logger *zap.Logger
+	// Fallback returns the runtime to use instead when Runtime was
+	// closed: the running config's. On a reload, Caddy stops the old
+	// config's servers without waiting for their requests, then cleans
+	// the config up, which closes its runtime when the new config uses
+	// another one. nil, or a nil result: none.
+	Fallback func() *Runtime
+}
+
+// A kind is one kind of credential that clients present.
+type kind interface {
+	// claims reports whether credential is of this kind, by its form.
+	claims(a *Authenticator, credential string) bool
+	// verify returns the key that credential stands for, as rt knows it,
+	// or why it is refused: see Authenticate.
+	verify(ctx context.Context, a *Authenticator, rt *Runtime, credential string) (keystore.Credential, error)
+}
+
+// kinds are the kinds of credential, in the order they are tried. Access
+// keys come last: whatever no other kind claims is an access key or
+// malformed.
+var kinds = [...]kind{accessKey{}}
+
+// Authenticate returns the key that credential (the token of a Bearer
+// header) stands for, or why it is refused: keystore.ErrMalformed,
+// keystore.ErrUnknownKey, keystore.ErrRevoked or keystore.ErrExpired (with
+// the key, for the log), or an error wrapping keystore.ErrStoreUnavailable
+// when the key is not cached and the store cannot answer. A key older than
+// MaxKeyAge is refused with keystore.ErrExpired. An accepted key's use is
+// recorded for last_used_at.
+func (a *Authenticator) Authenticate(ctx context.Context, credential string) (keystore.Credential, error) {
+	var k kind
+	for _, k = range kinds {
+		if k.claims(a, credential) {
+			break
+		}
+	}
+	rt := a.Runtime
+	cred, err := k.verify(ctx, a, rt, credential)
+	if errors.Is(err, errClosed) && a.Fallback != nil {
+		if next := a.Fallback(); next != nil {
+			rt = next
+			cred, err = k.verify(ctx, a, rt, credential)
+		}
+	}
+	if err != nil {
+		return cred, err
+	}
+	rt.warnIfStale(a.Logger)
+	now := rt.Now()
+	if cred.OlderThan(a.MaxKeyAge, now) {
+		return cred, keystore.ErrExpired
+	}
+	rt.recordUse(cred.KeyID, now)
+	return cred, nil
+}
+
+// verify asks the verifier, unless the runtime is closed: Destruct waits
+// for the verifications under way, and those that come after it get
+// errClosed, never a closed cache or pool.
+func (rt *Runtime) verify(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
+	rt.closing.RLock()
+	defer rt.closing.RUnlock()
+	if rt.closed {
+		return keystore.Credential{}, fmt.Errorf("%w: %w", keystore.ErrStoreUnavailable, errClosed)
+	}
+	return rt.verifier.Verify(ctx, hash)
+}
