@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/keystore"
 )
 
@@ -139,6 +140,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return h.refuse(w, r, refuseRevoked, &cred, "", nil)
 		case errors.Is(err, keystore.ErrExpired):
 			return h.refuse(w, r, refuseExpired, &cred, "", nil)
+		case errors.Is(err, keystore.ErrExchangeOnly):
+			return h.refuse(w, r, refuseExchangeOnly, &cred, "", nil)
 		default:
 			return h.refuse(w, r, refuseUnavailable, nil, "", err)
 		}
@@ -153,6 +156,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return caddyhttp.Error(http.StatusBadGateway, err)
 	}
 
+	kind := gateway.Kind(token)
 	h.setUpstreamHeaders(r.Header, &cred)
 	keyID := any(cred.KeyID)
 	repl.Set("keygate.key.id", keyID)
@@ -164,7 +168,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl.Set("keygate.integration.path", t.pathVal)
 	repl.Set("http.auth.user.id", keyID)
 	caddyhttp.SetVar(r.Context(), targetVar, t)
-	h.logAllowed(r, &cred)
+	h.logAllowed(r, &cred, kind)
 	metrics.allowed.Inc()
 	return next.ServeHTTP(w, r)
 }

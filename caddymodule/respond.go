@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/keystore"
 )
 
@@ -43,6 +44,7 @@ var (
 	refuseUnknown          = &refusal{"unknown", http.StatusUnauthorized, challengeInvalid, bodyInvalid, zapcore.InfoLevel}
 	refuseRevoked          = &refusal{"revoked", http.StatusUnauthorized, challengeInvalid, bodyInvalid, zapcore.WarnLevel}
 	refuseExpired          = &refusal{"expired", http.StatusUnauthorized, challengeInvalid, bodyInvalid, zapcore.WarnLevel}
+	refuseExchangeOnly     = &refusal{"exchange_only", http.StatusUnauthorized, challengeInvalid, bodyInvalid, zapcore.WarnLevel}
 	refuseWrongIntegration = &refusal{"wrong_integration", http.StatusForbidden, challengeScope, bodyScope, zapcore.WarnLevel}
 	refuseUnavailable      = &refusal{"store_unavailable", http.StatusServiceUnavailable, "", bodyUnavailable, zapcore.InfoLevel}
 )
@@ -74,6 +76,9 @@ func (h *Handler) logRefusal(r *http.Request, rf *refusal, cred *keystore.Creden
 	}
 	fields := make([]zap.Field, 0, 12)
 	fields = append(fields, zap.String("reason", rf.reason))
+	if tok, st := bearerToken(r.Header); st == credentialsOK {
+		fields = append(fields, zap.String("credential", gateway.Kind(tok)))
+	}
 	if cred != nil && cred.KeyID != "" {
 		fields = append(fields,
 			zap.String("key_id", cred.KeyID),
@@ -91,13 +96,14 @@ func (h *Handler) logRefusal(r *http.Request, rf *refusal, cred *keystore.Creden
 }
 
 // logAllowed writes the debug entry of an authenticated request.
-func (h *Handler) logAllowed(r *http.Request, cred *keystore.Credential) {
+func (h *Handler) logAllowed(r *http.Request, cred *keystore.Credential, kind string) {
 	ce := h.logger.Check(zapcore.DebugLevel, "request allowed")
 	if ce == nil {
 		return
 	}
-	fields := make([]zap.Field, 0, 10)
+	fields := make([]zap.Field, 0, 11)
 	fields = append(fields,
+		zap.String("credential", kind),
 		zap.String("key_id", cred.KeyID),
 		zap.String("key_name", cred.KeyName),
 		zap.String("integration", cred.IntegrationID))

@@ -74,6 +74,9 @@ var (
 	ErrUnknownKey = errors.New("unknown key")
 	ErrRevoked    = errors.New("key revoked")
 	ErrExpired    = errors.New("key expired")
+	// ErrExchangeOnly: an exchange-only key presented at the edge, where
+	// only its access tokens are good.
+	ErrExchangeOnly = errors.New("exchange-only key presented at the edge")
 )
 
 // Credential is what authentication needs to know about a key: the record
