@@ -41,6 +41,10 @@ type Key struct {
 	// RotateEvery is how often the key is to be rolled; zero: as its
 	// integration's Rotation says.
 	RotateEvery time.Duration `json:"-"`
+	// RotateDueAt is when the key is due to be rolled, by its own period or
+	// its integration's; nil: never, or not computed. Stores leave it nil:
+	// management fills it in.
+	RotateDueAt *time.Time `json:"rotate_due,omitempty"`
 }
 
 // RotateDue returns when the key is due to be rolled given its
