@@ -87,7 +87,7 @@ type KeyView struct {
 	RotateBy *time.Time `json:"rotate_by,omitempty"`
 	// RotateEvery is the key's own rotation period, such as "30d".
 	RotateEvery string `json:"rotate_every,omitempty"`
-	Age      string     `json:"age,omitempty"`
+	Age         string `json:"age,omitempty"`
 }
 
 // NewKeyView returns k as JSON shows it; maxAge 0 means no maximum.
