@@ -70,14 +70,24 @@ func (rf *refusal) write(w http.ResponseWriter) {
 // key's record when one was found; pinned is the integration the route
 // requires, for wrong_integration.
 func (h *Handler) logRefusal(r *http.Request, rf *refusal, cred *keystore.Credential, pinned string, err error) {
+	kind := ""
+	if tok, st := bearerToken(r.Header); st == credentialsOK {
+		kind = gateway.Kind(tok)
+	}
+	h.logRefusalOf(kind, r, rf, cred, pinned, err)
+}
+
+// logRefusalOf is logRefusal for a credential of this kind ("key",
+// "token", or "" for none).
+func (h *Handler) logRefusalOf(kind string, r *http.Request, rf *refusal, cred *keystore.Credential, pinned string, err error) {
 	ce := h.logger.Check(rf.level, "request refused")
 	if ce == nil {
 		return
 	}
 	fields := make([]zap.Field, 0, 12)
 	fields = append(fields, zap.String("reason", rf.reason))
-	if tok, st := bearerToken(r.Header); st == credentialsOK {
-		fields = append(fields, zap.String("credential", gateway.Kind(tok)))
+	if kind != "" {
+		fields = append(fields, zap.String("credential", kind))
 	}
 	if cred != nil && cred.KeyID != "" {
 		fields = append(fields,
