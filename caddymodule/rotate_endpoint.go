@@ -47,7 +47,7 @@ func (h *RotateHandler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("getting keygate app: %w", err)
 	}
-	return h.edge.setup(app.(*App), ctx.Logger())
+	return h.edge.setup(app.(*App), authLogger())
 }
 
 // ServeHTTP answers GET and POST; it never calls next.

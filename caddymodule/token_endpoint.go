@@ -60,7 +60,7 @@ func (h *TokenHandler) Provision(ctx caddy.Context) error {
 	case h.TokenTTL > a.MaxTokenTTL:
 		return fmt.Errorf("token_ttl %s is longer than the keygate app's max_token_ttl %s", time.Duration(h.TokenTTL), time.Duration(a.MaxTokenTTL))
 	}
-	return h.edge.setup(a, ctx.Logger())
+	return h.edge.setup(a, authLogger())
 }
 
 // ServeHTTP answers a token request; it never calls next.
@@ -144,3 +144,8 @@ var (
 	_ caddy.Provisioner           = (*TokenHandler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*TokenHandler)(nil)
 )
+
+// authLogger is the auth log's logger, which the token and rotation
+// endpoints write their refusals to as the keygate handler does, so that
+// one query of the log finds them all.
+func authLogger() *zap.Logger { return caddy.Log().Named("http.handlers.keygate") }
