@@ -125,3 +125,24 @@ func tokenRefusal(err error) error {
 	}
 	return fmt.Errorf("%w: %w", keystore.ErrMalformed, err)
 }
+
+// UseTokens makes a runtime from New mint and verify access tokens with
+// ring, on ring's clock: for tests of what sits on top of a runtime.
+func (rt *Runtime) UseTokens(ring *token.Ring) error {
+	cache, err := token.NewCache(ring, tokenCacheBytes, ring.Now)
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	close(done)
+	rt.tokens = &tokens{ring: ring, cache: cache, stop: func() {}, done: done}
+	return nil
+}
+
+// TokenKeys returns the current snapshot of the signing keys, or nil.
+func (rt *Runtime) TokenKeys() *token.KeySet {
+	if rt.tokens == nil {
+		return nil
+	}
+	return rt.tokens.ring.Keys()
+}

@@ -190,3 +190,6 @@ func (r *Ring) Run(ctx context.Context, onErr func(error)) {
 		}
 	}
 }
+
+// Now returns now by the ring's clock.
+func (r *Ring) Now() time.Time { return r.cfg.Now() }
