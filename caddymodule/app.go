@@ -145,7 +145,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // one a previous config opened with the same settings.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
-	a.targets = new(targetCache)
+	a.targets = &targetCache{admin: adminEndpointsOf(ctx)}
 
 	database := caddy.NewReplacer().ReplaceKnown(a.Database, "")
 	if database == "" {

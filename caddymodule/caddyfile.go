@@ -147,11 +147,26 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //
 //	dynamic keygate
 //
-// It takes no arguments and no block.
+// It takes no arguments and no block. The reverse_proxy gets the keygate
+// transport when it names none.
 func (u *Upstreams) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return parseBlock(d, func(string) error {
 		return d.Err("dynamic keygate takes no block")
 	})
+}
+
+// UnmarshalCaddyfile sets up the transport from Caddyfile tokens, inside
+// a reverse_proxy with `dynamic keygate`. Syntax:
+//
+//	transport keygate {
+//		<any subdirective of transport http>
+//	}
+//
+// such as `tls_trust_pool file <ca.pem>`, `tls_server_name <name>`,
+// `dial_timeout <duration>` or `versions h2c 2`. The tls_* subdirectives
+// apply to https integrations only, which use TLS without them too.
+func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	return t.HTTPTransport.UnmarshalCaddyfile(d)
 }
 
 // parseBlock reads a directive or option that takes no argument and an
@@ -243,4 +258,5 @@ var (
 	_ caddyfile.Unmarshaler = (*App)(nil)
 	_ caddyfile.Unmarshaler = (*Handler)(nil)
 	_ caddyfile.Unmarshaler = (*Upstreams)(nil)
+	_ caddyfile.Unmarshaler = (*Transport)(nil)
 )

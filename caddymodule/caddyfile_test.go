@@ -164,29 +164,21 @@ func TestAdaptDirective(t *testing.T) {
 				{"match":[{"path":["/admin/*"]}],"handle":[{"handler":"subroute","routes":[{"handle":[{"body":"ok","handler":"static_response"}]}]}]}]`,
 		},
 		{
-			// The route of the README: a vars matcher runs when the request
-			// reaches it, after keygate set the placeholder.
-			name: "generic route",
+			// A route with transport keygate's subdirectives: those of
+			// transport http, in the same JSON.
+			name: "transport keygate",
 			site: `keygate
-				@https vars {keygate.integration.scheme} https
-				reverse_proxy @https {
-					dynamic keygate
-					rewrite {keygate.integration.path}{uri}
-					transport http {
-						tls
-					}
-				}
 				reverse_proxy {
 					dynamic keygate
-					rewrite {keygate.integration.path}{uri}
+					transport keygate {
+						tls_trust_pool file /etc/ca.pem
+						dial_timeout 2s
+					}
 				}`,
-			routes: `[{"handle":[{"handler":"keygate"}]},
-				{"match":[{"vars":{"{keygate.integration.scheme}":["https"]}}],
-				 "handle":[{"dynamic_upstreams":{"source":"keygate"},"handler":"reverse_proxy",
-				   "rewrite":{"uri":"{keygate.integration.path}{http.request.uri}"},
-				   "transport":{"protocol":"http","tls":{}}}]},
-				{"handle":[{"dynamic_upstreams":{"source":"keygate"},"handler":"reverse_proxy",
-				   "rewrite":{"uri":"{keygate.integration.path}{http.request.uri}"}}]}]`,
+			routes: `[{"handle":[{"handler":"keygate"},
+				{"dynamic_upstreams":{"source":"keygate"},"handler":"reverse_proxy",
+				   "transport":{"protocol":"keygate","dial_timeout":2000000000,
+				     "tls":{"ca":{"pem_files":["/etc/ca.pem"],"provider":"file"}}}}]}]`,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

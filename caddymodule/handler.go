@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -35,7 +36,11 @@ const targetVar = "keygate.target"
 // Handler authenticates requests by their Access Key, sent as
 // `Authorization: Bearer <key>`, against the keygate app's key store.
 //
-// A request without a valid key is refused with 401 (403 for a valid key of
+// A request whose path is ambiguous (see keystore.AmbiguousPath: a dot
+// segment or an encoded slash after any decoding, a backslash, a control
+// byte), as the client sent it or as it is now, is refused first with 400,
+// before the key costs anything. A request without a valid key is refused
+// with 401 (403 for a valid key of
 // another integration than the route's, 503 when the key is not cached and
 // the store cannot answer), and the refusal is written to the auth log; the
 // next handler does not run.
@@ -43,8 +48,8 @@ const targetVar = "keygate.target"
 // An authenticated request goes on with, for the upstream, the headers
 // X-Keygate-Key-Id, X-Keygate-Key-Name and X-Keygate-Integration (any
 // client-sent X-Keygate-* header is removed first) and without its
-// Authorization header unless forward_credentials is set; and with the
-// placeholders:
+// Authorization header unless forward_credentials is set, from its headers
+// and its trailers alike; and with the placeholders:
 //
 // Placeholder | Value
 // ------------|------
@@ -115,6 +120,9 @@ func checkPinnedIntegration(id string) error {
 // ServeHTTP authenticates the request and either refuses it or passes it,
 // with the key's identity, to next.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if ambiguousRequestPath(r) {
+		return h.refuse(w, r, refuseBadPath, nil, "", nil)
+	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if t, ok := caddyhttp.GetVar(r.Context(), targetVar).(*target); ok {
 		return h.serveAgain(w, r, next, repl, t)
@@ -158,6 +166,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	kind := gateway.Kind(token)
 	h.setUpstreamHeaders(r.Header, &cred)
+	h.guardTrailers(r)
 	keyID := any(cred.KeyID)
 	repl.Set("keygate.key.id", keyID)
 	repl.Set("keygate.key.name", cred.KeyName)
@@ -237,6 +246,90 @@ func (h *Handler) setUpstreamHeaders(hdr http.Header, cred *keystore.Credential)
 	hdr[HeaderKeyID] = vals[0:1:1]
 	hdr[HeaderKeyName] = vals[1:2:2]
 	hdr[HeaderIntegration] = vals[2:3:3]
+}
+
+// ambiguousRequestPath reports whether the request's path is ambiguous
+// (keystore.AmbiguousPath) as the client sent it, in origin or absolute
+// form, or as it is now, after any rewrite ahead of the handler; or is
+// not a path at all (`OPTIONS *`). It does not allocate for a path without
+// percent-escapes.
+func ambiguousRequestPath(r *http.Request) bool {
+	sent, ok := requestTargetPath(clientURI(r))
+	if !ok || keystore.AmbiguousPath(sent) {
+		return true
+	}
+	if p := r.URL.Path; p != "" && p[0] != '/' || keystore.AmbiguousPath(p) {
+		return true
+	}
+	if esc := r.URL.EscapedPath(); esc != sent && keystore.AmbiguousPath(esc) {
+		return true
+	}
+	return false
+}
+
+// requestTargetPath returns the path of a request target (RFC 9112 3.2):
+// origin form (/p?q) or absolute form (http://host/p?q); false for any
+// other, such as `*`. An empty target (HTTP/3 without one) has an empty
+// path.
+func requestTargetPath(uri string) (string, bool) {
+	if uri == "" {
+		return "", true
+	}
+	if uri[0] != '/' {
+		i := strings.Index(uri, "://")
+		if i <= 0 {
+			return "", false
+		}
+		rest := uri[i+3:]
+		j := strings.IndexAny(rest, "/?")
+		if j < 0 {
+			return "", true
+		}
+		uri = rest[j:]
+	}
+	if i := strings.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
+	}
+	return uri, true
+}
+
+// guardTrailers keeps the client from sending X-Keygate-* or
+// Authorization to the upstream as request trailers: reverse_proxy copies
+// the request's trailers when it reads the body to its end, so they are
+// removed then, and from the declared ones now. A request without a body
+// has no trailers and costs nothing.
+func (h *Handler) guardTrailers(r *http.Request) {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	h.stripTrailers(r.Trailer)
+	r.Body = &trailerGuard{ReadCloser: r.Body, h: h, r: r}
+}
+
+// stripTrailers removes from trailers the ones the upstream must only get
+// from keygate: X-Keygate-*, and Authorization unless forwarded.
+func (h *Handler) stripTrailers(trailers http.Header) {
+	for name := range trailers {
+		if isKeygateHeader(name) || !h.ForwardCredentials && strings.EqualFold(name, "Authorization") {
+			delete(trailers, name)
+		}
+	}
+}
+
+// trailerGuard is a request body that strips its request's trailers once
+// read to the end, when net/http has filled them in.
+type trailerGuard struct {
+	io.ReadCloser
+	h *Handler
+	r *http.Request
+}
+
+func (g *trailerGuard) Read(p []byte) (int, error) {
+	n, err := g.ReadCloser.Read(p)
+	if err == io.EOF {
+		g.h.stripTrailers(g.r.Trailer)
+	}
+	return n, err
 }
 
 // isKeygateHeader reports whether name, in any case, starts with X-Keygate-.

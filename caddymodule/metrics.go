@@ -38,7 +38,7 @@ var metrics = newCollectors()
 // refusals are every refusal, for their counters.
 var refusals = []*refusal{
 	refuseMissing, refuseMalformed, refuseUnknown, refuseRevoked, refuseExpired,
-	refuseWrongIntegration, refuseUnavailable, refuseRateLimited,
+	refuseWrongIntegration, refuseUnavailable, refuseRateLimited, refuseBadPath,
 }
 
 func newCollectors() *collectors {

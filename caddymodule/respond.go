@@ -34,6 +34,7 @@ const (
 	bodyInvalid       = `{"error":"invalid_token"}` + "\n"
 	bodyScope         = `{"error":"insufficient_scope"}` + "\n"
 	bodyUnavailable   = `{"error":"temporarily_unavailable"}` + "\n"
+	bodyBadPath       = `{"error":"invalid_request"}` + "\n"
 	retryAfterSeconds = "1"
 )
 
@@ -47,6 +48,8 @@ var (
 	refuseExchangeOnly     = &refusal{"exchange_only", http.StatusUnauthorized, challengeInvalid, bodyInvalid, zapcore.WarnLevel}
 	refuseWrongIntegration = &refusal{"wrong_integration", http.StatusForbidden, challengeScope, bodyScope, zapcore.WarnLevel}
 	refuseUnavailable      = &refusal{"store_unavailable", http.StatusServiceUnavailable, "", bodyUnavailable, zapcore.InfoLevel}
+	// refuseBadPath: the request's path is ambiguous; no key was looked at.
+	refuseBadPath = &refusal{"bad_path", http.StatusBadRequest, "", bodyBadPath, zapcore.InfoLevel}
 )
 
 // write sends the refusal's response. The request goes no further: neither

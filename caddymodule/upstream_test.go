@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -79,6 +81,7 @@ type recorder struct {
 }
 
 func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body) // so that r.Trailer is filled in
 	rec.mu.Lock()
 	rec.reqs = append(rec.reqs, r)
 	rec.mu.Unlock()
@@ -107,6 +110,7 @@ type liveGateway struct {
 	generic, pinned string // base URLs of the two sites
 	plain, tlsUp    *recorder
 	tlsHost         string // host:port of the TLS upstream
+	plainHost       string // host:port of the plain upstream
 	store           *postgres.Store
 	dir             string
 	keys            map[string]string // name -> key
@@ -128,25 +132,18 @@ const gatewayCaddyfile = `{
 	}
 }
 
-http://127.0.0.1:{{generic}} {
+http://:{{generic}} {
 	bind 127.0.0.1
 	log {
 		output file {{dir}}/access.log
 		format json
 	}
 	keygate
-	@https vars {keygate.integration.scheme} https
-	reverse_proxy @https {
-		dynamic keygate
-		rewrite {keygate.integration.path}{uri}
-		transport http {
-			tls
-			tls_insecure_skip_verify
-		}
-	}
 	reverse_proxy {
 		dynamic keygate
-		rewrite {keygate.integration.path}{uri}
+		transport keygate {
+			tls_trust_pool file {{dir}}/upstream-ca.pem
+		}
 	}
 }
 
@@ -159,7 +156,23 @@ http://127.0.0.1:{{pinned}} {
 		}
 		reverse_proxy {
 			dynamic keygate
-			rewrite {keygate.integration.path}{uri}
+		}
+	}
+	@byname path_regexp byname ^/i/([a-z0-9][a-z0-9_-]*)(/.*)?$
+	handle @byname {
+		keygate {
+			integration {re.byname.1}
+		}
+		uri strip_prefix /i/{re.byname.1}
+		reverse_proxy {
+			dynamic keygate
+		}
+	}
+	handle_path /keephost/* {
+		keygate
+		reverse_proxy {
+			dynamic keygate
+			header_up Host {hostport}
 		}
 	}
 	handle /billing/* {
@@ -195,6 +208,12 @@ func startGateway(t *testing.T) *liveGateway {
 	tlsSrv := httptest.NewTLSServer(g.tlsUp)
 	t.Cleanup(tlsSrv.Close)
 	g.tlsHost = strings.TrimPrefix(tlsSrv.URL, "https://")
+	g.plainHost = strings.TrimPrefix(plainSrv.URL, "http://")
+
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw})
+	if err := os.WriteFile(filepath.Join(g.dir, "upstream-ca.pem"), ca, 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	database := pgtest.URL(t)
 	store := openTestStore(t, database)

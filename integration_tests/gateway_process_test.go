@@ -100,14 +100,12 @@ http://127.0.0.1:{{.Port}} {
 		}
 		reverse_proxy {
 			dynamic keygate
-			rewrite {keygate.integration.path}{uri}
 		}
 	}
 	handle_path /stripped/* {
 		keygate
 		reverse_proxy {
 			dynamic keygate
-			rewrite {keygate.integration.path}{uri}
 		}
 	}
 	handle /forward/* {
@@ -116,14 +114,12 @@ http://127.0.0.1:{{.Port}} {
 		}
 		reverse_proxy {
 			dynamic keygate
-			rewrite {keygate.integration.path}{uri}
 		}
 	}
 	handle {
 		keygate
 		reverse_proxy {
 			dynamic keygate
-			rewrite {keygate.integration.path}{uri}
 		}
 	}
 }

@@ -121,6 +121,9 @@ func ParseBaseURL(raw string) (*url.URL, error) {
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return nil, fmt.Errorf("invalid base URL %q: query and fragment are not allowed", raw)
 	}
+	if err := checkBaseURL(raw, u); err != nil {
+		return nil, err
+	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = ""
 	return u, nil

@@ -3,6 +3,8 @@ package keystore
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -76,6 +78,146 @@ func (in Integration) Normalize() (Integration, error) {
 func (k NewKey) ValidateForRotation() error {
 	k.Name = "rotated"
 	return k.Validate()
+}
+
+// AmbiguousPath reports whether p, a URL path as sent on the wire
+// (percent-encoded), could name a different path to a server that decodes
+// or normalizes it than to one that does not: after any number of
+// percent-decodings (%2e, %252e, mixed), it holds a `.` or `..` segment (or
+// one such as `..;x`, which some servers read as `..`), an encoded `/` or
+// `\`, a backslash, a NUL or another control byte; or it starts with `//`,
+// which some servers read as a host. keygate refuses such
+// paths; every other path means one thing to every server.
+//
+// It does not allocate unless p holds a percent-escape.
+func AmbiguousPath(p string) bool {
+	if strings.HasPrefix(p, "//") {
+		return true
+	}
+	for i := 0; i < len(p); i++ {
+		if pathSpecial[p[i]] {
+			return ambiguousDecoded(p)
+		}
+	}
+	return false
+}
+
+// pathSpecial marks the bytes without which a path cannot be ambiguous:
+// `.`, `%`, `\` and the control bytes.
+var pathSpecial = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t[0x7f], t['.'], t['%'], t['\\'] = true, true, true, true
+	return t
+}()
+
+// ambiguousDecoded is AmbiguousPath for a path that holds a special byte:
+// it checks p and each of its percent-decodings.
+func ambiguousDecoded(p string) bool {
+	for {
+		if ambiguousAsIs(p) {
+			return true
+		}
+		if strings.IndexByte(p, '%') < 0 {
+			return false
+		}
+		decoded, changed := unescapeLoose(p)
+		if !changed {
+			return false
+		}
+		p = decoded
+	}
+}
+
+// ambiguousAsIs reports whether p holds, without decoding it further, a
+// dot segment, a backslash, a control byte, an escaped `/` or `\`, or a
+// leading `//`.
+func ambiguousAsIs(p string) bool {
+	if strings.HasPrefix(p, "//") {
+		return true
+	}
+	segStart := 0
+	for i := 0; i <= len(p); i++ {
+		if i == len(p) || p[i] == '/' {
+			if isDotSegment(p[segStart:i]) {
+				return true
+			}
+			segStart = i + 1
+			continue
+		}
+		switch c := p[i]; {
+		case c < 0x20 || c == 0x7f || c == '\\':
+			return true
+		case c == '%' && i+2 < len(p) && (p[i+1] == '2' && p[i+2]|0x20 == 'f' || p[i+1] == '5' && p[i+2]|0x20 == 'c'):
+			return true
+		}
+	}
+	return false
+}
+
+// isDotSegment reports whether seg, up to any `;` parameter, is `.` or
+// `..`.
+func isDotSegment(seg string) bool {
+	if i := strings.IndexByte(seg, ';'); i >= 0 {
+		seg = seg[:i]
+	}
+	return seg == "." || seg == ".."
+}
+
+// unescapeLoose decodes every valid %XX escape of s, leaving any other `%`
+// as it is, and reports whether there was one.
+func unescapeLoose(s string) (string, bool) {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			if b == nil {
+				b = make([]byte, 0, len(s))
+				b = append(b, s[:i]...)
+			}
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		if b != nil {
+			b = append(b, s[i])
+		}
+	}
+	if b == nil {
+		return s, false
+	}
+	return string(b), true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'f'
+}
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c | 0x20 - 'a' + 10
+}
+
+// checkBaseURL refuses what ParseBaseURL's url.Parse lets through but an
+// integration's base URL must not have: a port outside 1-65535 (or an
+// empty one after the colon), and a path that AmbiguousPath refuses, such
+// as one with a dot-segment or an encoded slash. u is raw, parsed.
+func checkBaseURL(raw string, u *url.URL) error {
+	if strings.HasSuffix(u.Host, ":") {
+		return fmt.Errorf("invalid base URL %q: empty port", raw)
+	}
+	if port := u.Port(); port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("invalid base URL %q: port must be between 1 and 65535", raw)
+		}
+	}
+	if AmbiguousPath(u.EscapedPath()) {
+		return fmt.Errorf("invalid base URL %q: the path must not hold dot-segments (. or .., in any encoding), encoded slashes or backslashes, backslashes or control characters", raw)
+	}
+	return nil
 }
 
 // Validate checks a rotation period and grace: whole seconds, the period
