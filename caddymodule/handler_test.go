@@ -528,8 +528,9 @@ func TestRedactKeys(t *testing.T) {
 		"/plain":                      "/plain",
 		"/kg_admin":                   "/kg_admin",
 		"/a/kg_0123456789abcdefXYZ/b": "/a/kg_REDACTED/b",
-		"kg_0123456789abcdef kg_0123456789abcdef": "kg_REDACTED kg_REDACTED",
-		"kgkg_0123456789abcdef":                   "kgkg_REDACTED",
+		"kg_0123456789abcdef kg_0123456789abcdef":                       "kg_REDACTED kg_REDACTED",
+		"kgkg_0123456789abcdef":                                         "kgkg_REDACTED",
+		"/x?t=kgt_eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJrIn0.sig-_nature&y=1": "/x?t=kgt_REDACTED&y=1",
 	} {
 		if got := redactKeys(in, "kg"); got != want {
 			t.Errorf("redactKeys(%q) = %q, want %q", in, got, want)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/token"
 )
 
 // refusal is one way of refusing a request: the response (RFC 6750) and the
@@ -157,12 +158,20 @@ func clientURI(r *http.Request) string {
 const redactMinLen = 16
 
 // redactKeys returns s with anything that looks like a key with this prefix
-// replaced by `<prefix>_REDACTED`.
+// replaced by `<prefix>_REDACTED`, and any access token by
+// `kgt_REDACTED`: a token whole, its signature included, from which its
+// header could be rebuilt.
 func redactKeys(s, prefix string) string {
-	if !strings.Contains(s, prefix) {
+	s = redactRuns(s, prefix+"_", isKeyByte)
+	return redactRuns(s, token.Prefix, isTokenByte)
+}
+
+// redactRuns replaces each run of bytes for which in is true that follows
+// marker, when it is at least redactMinLen long, by REDACTED.
+func redactRuns(s, marker string, in func(byte) bool) string {
+	if !strings.Contains(s, marker) {
 		return s
 	}
-	marker := prefix + "_"
 	var b strings.Builder
 	for {
 		i := strings.Index(s, marker)
@@ -171,7 +180,7 @@ func redactKeys(s, prefix string) string {
 		}
 		start := i + len(marker)
 		end := start
-		for end < len(s) && isKeyByte(s[end]) {
+		for end < len(s) && in(s[end]) {
 			end++
 		}
 		b.WriteString(s[:start])
@@ -188,6 +197,10 @@ func redactKeys(s, prefix string) string {
 	b.WriteString(s)
 	return b.String()
 }
+
+// isTokenByte reports whether c can be part of an access token: base64url
+// and the dots between a JWT's parts.
+func isTokenByte(c byte) bool { return isKeyByte(c) || c == '-' || c == '_' || c == '.' }
 
 func isKeyByte(c byte) bool {
 	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
