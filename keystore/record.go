@@ -36,8 +36,8 @@ type Key struct {
 	RevokedAt     *time.Time `json:"revoked_at"`
 	LastUsedAt    *time.Time `json:"last_used_at"`
 	// ExchangeOnly keys are refused at the edge: they only get access
-	// tokens at the token endpoint.
-	ExchangeOnly bool `json:"exchange_only"`
+	// tokens at the token endpoint. In JSON only when true.
+	ExchangeOnly bool `json:"exchange_only,omitempty"`
 	// RotateEvery is how often the key is to be rolled; zero: as its
 	// integration's Rotation says.
 	RotateEvery time.Duration `json:"-"`
