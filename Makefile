@@ -16,7 +16,7 @@ RUN_LOG := keygate.log
 # The race detector needs cgo, so a C compiler; Go alone tests without it.
 RACE    ?= $(if $(filter 1,$(shell $(GO) env CGO_ENABLED 2>/dev/null)),-race)
 
-.PHONY: build build-static docker run test bench bench-go clean
+.PHONY: build build-static docker run test bench bench-go screenshots clean
 
 ## build: compile ./bin/keygate, stamped with `git describe`
 build:
@@ -104,6 +104,13 @@ bench: build
 ## handler), with allocations
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./keystore ./verify ./token ./caddymodule
+
+## screenshots: run the portal's browser test with KEYGATE_SCREENSHOTS=docs,
+## which saves README's pictures of the portal as docs/portal-*.png (needs
+## Chromium and PostgreSQL, as make test does)
+screenshots:
+	KEYGATE_SCREENSHOTS=$(CURDIR)/docs KEYGATE_TEST_REQUIRE_BROWSER=1 \
+		$(GO) test -count=1 -run 'TestPortalInBrowser/javascript' ./integration_tests
 
 ## clean: remove build output and make run's log
 clean:

@@ -31,6 +31,7 @@ import (
 //	POST   /keygate/keys/{id}/revoke                  revoke it
 //	POST   /keygate/keys/{id}/rotate                  rotate it: {"grace": "1h"}
 //	DELETE /keygate/keys/{id}                         delete it
+//	GET    /keygate/audit[?key=&integration=&actor=&before=&limit=]   the stored audit trail (admin_audit.go)
 //
 // Answers are manage's JSON views, as the command line's --json prints
 // them; creating and rotating
@@ -54,6 +55,7 @@ func (a *AdminAPI) adminManageRoutes() []caddy.AdminRoute {
 		{Pattern: "/keygate/integrations/", Handler: caddy.AdminHandlerFunc(a.handleIntegration)},
 		{Pattern: "/keygate/keys", Handler: caddy.AdminHandlerFunc(a.handleKeys)},
 		{Pattern: "/keygate/keys/", Handler: caddy.AdminHandlerFunc(a.handleKey)},
+		{Pattern: "/keygate/audit", Handler: caddy.AdminHandlerFunc(a.handleAudit)},
 	}
 }
 
@@ -183,7 +185,7 @@ func (a *AdminAPI) manage(w http.ResponseWriter, r *http.Request, op func(ctx co
 	var result any
 	err = app.runtime.WithStore(func(s keystore.Store) error {
 		m := &manage.Manager{Store: s, Now: app.runtime.Now, Bin: "keygate",
-			Audit: &manage.Audit{Logger: a.audit(), Actor: adminActor(r)}}
+			Audit: &manage.Audit{Logger: a.audit(), Actor: adminActor(r), Store: s, Now: app.runtime.Now}}
 		status, result, err = op(ctx, m)
 		return err
 	})

@@ -28,6 +28,9 @@ type NewKey struct {
 // KeyFilter narrows ListKeys; zero values match everything.
 type KeyFilter struct {
 	IntegrationID string
+	// Limit, when > 0, bounds the keys returned, after skipping Offset
+	// keys: one page of a listing, done by the store.
+	Limit, Offset int
 }
 
 // Store keeps integrations and key records. This is the contract of every
@@ -77,10 +80,24 @@ type Store interface {
 	// record as it was, and fails with ErrNotFound for an unknown or
 	// deleted key.
 	DeleteKey(ctx context.Context, id string, at time.Time) (Key, error)
-	// TouchKeys records uses: each key's last_used_at becomes the given
-	// time unless it is later already, in one statement, without
-	// touching the change feed. Unknown ids are ignored.
-	TouchKeys(ctx context.Context, uses map[string]time.Time) error
+	// TouchKeys records uses: each key's last_used_at becomes its Use's
+	// Last unless it is later already, and its Requests are added to the
+	// count of the UsageBucket that Last falls in; counts older than
+	// UsageRetention before the latest Last are removed. It never touches
+	// the change feed and runs in one statement (or one transaction) per
+	// call, never one per key. Unknown ids are ignored.
+	TouchKeys(ctx context.Context, uses map[string]Use) error
+	// KeyUsage returns the request counts of key id in the buckets that
+	// start at or after since, oldest first; buckets without requests are
+	// left out.
+	KeyUsage(ctx context.Context, id string, since time.Time) ([]UsageCount, error)
+
+	// AppendAudit stores an audit entry (its ID is assigned by the store
+	// and returned).
+	AppendAudit(ctx context.Context, e AuditEntry) (int64, error)
+	// ListAudit returns the entries that match f, newest first, at most
+	// f.EffectiveLimit() of them.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
 
 	// SetIntegrationURL changes an integration's base URL (normalized as
 	// by Integration.Normalize) and returns it; ErrNotFound when unknown.

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/keygate/keygate/keystore"
 )
 
 // DefaultUsageInterval is how often a UsageRecorder writes the uses it
@@ -13,22 +15,32 @@ const DefaultUsageInterval = 5 * time.Second
 
 // Toucher is the part of a Store a UsageRecorder writes to.
 type Toucher interface {
-	TouchKeys(ctx context.Context, uses map[string]time.Time) error
+	TouchKeys(ctx context.Context, uses map[string]keystore.Use) error
 }
 
-// UsageRecorder keeps the latest use of each key in memory and writes them
-// to the store in one batch per interval (Store.TouchKeys: one statement,
-// only moving last_used_at forward, never touching the change feed), so
-// that a request costs no database write.
+// keyUse is what a UsageRecorder gathers of one key between flushes.
+type keyUse struct {
+	latest   atomic.Int64 // Unix nanoseconds of the latest use, 0 when none
+	requests atomic.Int64
+}
+
+// UsageRecorder keeps the latest use and the request count of each key in
+// memory and writes them to the store in one batch per interval
+// (Store.TouchKeys: one statement, only moving last_used_at forward and
+// adding the counts to the key's usage bucket, never touching the change
+// feed), so that a request costs no database write. A flush counts the
+// requests it gathered in the bucket of the key's latest use: with a flush
+// every few seconds and buckets of minutes, a count lands at most one
+// bucket late.
 //
 // Record is cheap and safe for concurrent use: after a key's first use it
 // allocates nothing, takes no lock, and only writes when time has moved on.
 type UsageRecorder struct {
 	store   Toucher
 	timeout time.Duration
-	// uses maps a key id to an *atomic.Int64: the Unix nanoseconds of its
-	// latest use not yet written, 0 when none. Entries are never removed:
-	// there is one per key used since start, which only valid keys reach.
+	// uses maps a key id to a *keyUse not yet written. Entries are never
+	// removed: there is one per key used since start, which only valid
+	// keys reach.
 	uses sync.Map
 
 	flushMu  sync.Mutex // one flush at a time
@@ -58,14 +70,20 @@ func (u *UsageRecorder) SetMetrics(m Metrics) {
 
 // Record notes that key id was used at `at`.
 func (u *UsageRecorder) Record(id string, at time.Time) {
+	u.add(id, at.UnixNano(), 1)
+}
+
+// add counts n requests of key id, the latest at t (Unix nanoseconds).
+func (u *UsageRecorder) add(id string, t, n int64) {
 	v, ok := u.uses.Load(id)
 	if !ok {
-		v, _ = u.uses.LoadOrStore(id, new(atomic.Int64))
+		v, _ = u.uses.LoadOrStore(id, new(keyUse))
 	}
-	latest, t := v.(*atomic.Int64), at.UnixNano()
+	use := v.(*keyUse)
+	use.requests.Add(n)
 	for {
-		old := latest.Load()
-		if old >= t || latest.CompareAndSwap(old, t) {
+		old := use.latest.Load()
+		if old >= t || use.latest.CompareAndSwap(old, t) {
 			return
 		}
 	}
@@ -76,10 +94,11 @@ func (u *UsageRecorder) Record(id string, at time.Time) {
 func (u *UsageRecorder) Flush(ctx context.Context) error {
 	u.flushMu.Lock()
 	defer u.flushMu.Unlock()
-	batch := map[string]time.Time{}
+	batch := map[string]keystore.Use{}
 	u.uses.Range(func(k, v any) bool {
-		if t := v.(*atomic.Int64).Swap(0); t != 0 {
-			batch[k.(string)] = time.Unix(0, t)
+		use := v.(*keyUse)
+		if t := use.latest.Swap(0); t != 0 {
+			batch[k.(string)] = keystore.Use{Last: time.Unix(0, t), Requests: use.requests.Swap(0)}
 		}
 		return true
 	})
@@ -91,8 +110,8 @@ func (u *UsageRecorder) Flush(ctx context.Context) error {
 	u.flushes.Add(1)
 	u.metrics.LastUsedFlushes.Inc()
 	if err := u.store.TouchKeys(ctx, batch); err != nil {
-		for id, at := range batch {
-			u.Record(id, at)
+		for id, use := range batch {
+			u.add(id, use.Last.UnixNano(), use.Requests)
 		}
 		return err
 	}

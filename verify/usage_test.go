@@ -6,16 +6,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/keygate/keygate/keystore"
 )
 
 // touchLog is a Toucher that remembers its calls.
 type touchLog struct {
 	mu    sync.Mutex
-	calls []map[string]time.Time
+	calls []map[string]keystore.Use
 	err   error
 }
 
-func (l *touchLog) TouchKeys(_ context.Context, uses map[string]time.Time) error {
+func (l *touchLog) TouchKeys(_ context.Context, uses map[string]keystore.Use) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls = append(l.calls, uses)
@@ -46,8 +48,12 @@ func TestUsageRecorderCoalesces(t *testing.T) {
 		t.Fatalf("16000 uses gave %d writes, want 1", len(log.calls))
 	}
 	want := base.Add(7999 * time.Millisecond)
-	if got := log.calls[0]; len(got) != 2 || !got["kid_a"].Equal(want) || !got["kid_b"].Equal(base) {
+	got := log.calls[0]
+	if len(got) != 2 || !got["kid_a"].Last.Equal(want) || !got["kid_b"].Last.Equal(base) {
 		t.Fatalf("batch = %v, want kid_a at %v and kid_b at %v", got, want, base)
+	}
+	if got["kid_a"].Requests != 8000 || got["kid_b"].Requests != 8000 {
+		t.Fatalf("batch counts kid_a %d and kid_b %d requests, want 8000 each", got["kid_a"].Requests, got["kid_b"].Requests)
 	}
 }
 
@@ -59,11 +65,12 @@ func TestUsageRecorderKeepsFailedBatch(t *testing.T) {
 	if err := u.Flush(t.Context()); err == nil {
 		t.Fatal("a failed write was not reported")
 	}
+	u.Record("kid_a", at.Add(-time.Second))
 	log.err = nil
 	if err := u.Close(t.Context(), false); err != nil {
 		t.Fatal(err)
 	}
-	if len(log.calls) != 2 || !log.calls[1]["kid_a"].Equal(at) {
+	if len(log.calls) != 2 || log.calls[1]["kid_a"] != (keystore.Use{Last: at, Requests: 2}) {
 		t.Fatalf("calls = %v, want the failed batch written again on close", log.calls)
 	}
 }

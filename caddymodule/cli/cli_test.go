@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,8 +28,14 @@ type cliFakeStore struct {
 	keystore.Store
 	integrations []keystore.Integration
 	keys         []keystore.NewKey
+	audit        []keystore.AuditEntry
 	err          error // returned by every method when set
 	closed       bool
+}
+
+func (s *cliFakeStore) AppendAudit(_ context.Context, e keystore.AuditEntry) (int64, error) {
+	s.audit = append(s.audit, e)
+	return int64(len(s.audit)), nil
 }
 
 func (s *cliFakeStore) LookupCredential(context.Context, keystore.Hash) (keystore.Credential, error) {
@@ -300,6 +307,18 @@ func TestCreateListRevoke(t *testing.T) {
 	}
 	if table := mustRunCLI(t, c, "keys", "list"); !strings.Contains(table, "revoked") {
 		t.Errorf("keys list after revoke lacks the revoked status")
+	}
+	// Each change is kept in the store's audit trail too, stamped by the
+	// command line's clock, without the key.
+	var actions []string
+	for _, e := range store.audit {
+		actions = append(actions, e.Action+" "+e.KeyID)
+		if e.Actor == "" || !e.At.Equal(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) || strings.Contains(string(e.Details), fmt.Sprint(created["key"])) {
+			t.Errorf("stored audit entry %+v", e)
+		}
+	}
+	if want := []string{"integration added ", "key created " + stored.ID, "key revoked " + stored.ID}; !slices.Equal(actions, want) {
+		t.Errorf("stored audit entries %q, want %q", actions, want)
 	}
 }
 

@@ -23,7 +23,7 @@ func (c *cli) manager(cmd *cobra.Command, s keystore.Store) *manage.Manager {
 		logger = c.auditLogger()
 	}
 	return &manage.Manager{Store: s, Now: c.now, Random: c.random, Bin: binary(cmd),
-		Audit: &manage.Audit{Logger: logger, Actor: osActor(c.getenv)}}
+		Audit: &manage.Audit{Logger: logger, Actor: osActor(c.getenv), Store: s, Now: c.now}}
 }
 
 // withManager opens the store named on cmd's command line and runs fn with

@@ -83,6 +83,9 @@ func (s *Store) ListKeys(ctx context.Context, f keystore.KeyFilter) ([]keystore.
 		args = append(args, f.IntegrationID)
 	}
 	sql += ` ORDER BY created_at, id`
+	if f.Limit > 0 {
+		sql += fmt.Sprintf(` LIMIT %d OFFSET %d`, f.Limit, max(f.Offset, 0))
+	}
 	var keys []keystore.Key
 	err := s.retry(true, func() error {
 		rows, err := s.pool.Query(ctx, sql, args...)

@@ -81,32 +81,6 @@ func (s *Store) DeleteKey(ctx context.Context, id string, at time.Time) (keystor
 	return k, nil
 }
 
-// touchSQL moves last_used_at forward for many keys in one statement. The
-// change feed's trigger ignores last_used_at, so this never notifies.
-const touchSQL = `UPDATE keygate_keys k SET last_used_at = u.at
-FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
-WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`
-
-// TouchKeys implements keystore.Store.
-func (s *Store) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
-	if len(uses) == 0 {
-		return nil
-	}
-	ids := make([]string, 0, len(uses))
-	ats := make([]time.Time, 0, len(uses))
-	for id, at := range uses {
-		ids, ats = append(ids, id), append(ats, at)
-	}
-	err := s.retry(true, func() error {
-		_, err := s.pool.Exec(ctx, touchSQL, ids, ats)
-		return err
-	})
-	if err != nil {
-		return wrapErr(fmt.Sprintf("recording the use of %d keys", len(uses)), err)
-	}
-	return nil
-}
-
 // errIsDomain reports whether err is one of the keystore errors a store
 // method returns on purpose, which say nothing of the connection.
 func errIsDomain(err error) bool {

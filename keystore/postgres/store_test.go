@@ -3,11 +3,8 @@ package postgres
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"net"
 	"os"
-	"path"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/keygate/keygate/internal/pgtest"
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/keystore/internal/schema"
 	"github.com/keygate/keygate/keystore/storetest"
 )
 
@@ -55,19 +53,11 @@ func schemaVersion(t *testing.T, s *Store) (version int64, dirty bool, rows int)
 // latestMigration returns the version of the newest embedded migration.
 func latestMigration(t *testing.T) int64 {
 	t.Helper()
-	files, err := fs.Glob(migrations, "migrations/*.up.sql")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("listing migrations: %v (%d files)", err, len(files))
+	v, err := schema.Latest(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
 	}
-	var latest int64
-	for _, f := range files {
-		v, err := strconv.ParseInt(strings.SplitN(path.Base(f), "_", 2)[0], 10, 64)
-		if err != nil {
-			t.Fatalf("migration %s: %v", f, err)
-		}
-		latest = max(latest, v)
-	}
-	return latest
+	return int64(v)
 }
 
 func TestMigrationsIdempotent(t *testing.T) {

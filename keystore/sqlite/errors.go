@@ -29,7 +29,8 @@ func wrapErr(op string, err error) error {
 	case code == sqlite3.SQLITE_CONSTRAINT_UNIQUE && strings.Contains(msg, "keygate_keys.key_hash"):
 		return fmt.Errorf("%s: a key with this hash already exists: %w", op, err)
 	case code == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-		// keygate_keys.integration_id is the only foreign key.
+		// keygate_keys.integration_id is the only foreign key a write can
+		// break: usage rows are only added for keys that exist.
 		return fmt.Errorf("%s: %w", op, keystore.ErrUnknownIntegration)
 	case unavailable(err):
 		return fmt.Errorf("%s: %w: %w", op, keystore.ErrStoreUnavailable, err)

@@ -80,6 +80,9 @@ func (s *Store) ListKeys(ctx context.Context, f keystore.KeyFilter) ([]keystore.
 		args = append(args, f.IntegrationID)
 	}
 	query += ` ORDER BY created_at, id`
+	if f.Limit > 0 {
+		query += fmt.Sprintf(` LIMIT %d OFFSET %d`, f.Limit, max(f.Offset, 0))
+	}
 	rows, err := s.reader.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, wrapErr("listing keys", err)

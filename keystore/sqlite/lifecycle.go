@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/keygate/keygate/keystore"
@@ -88,40 +87,4 @@ func (s *Store) DeleteKey(ctx context.Context, id string, at time.Time) (keystor
 		return keystore.Key{}, wrapErr("deleting key "+id, err)
 	}
 	return k, nil
-}
-
-// touchBatch bounds the keys of one statement of TouchKeys, well under
-// SQLite's limit on bound parameters.
-const touchBatch = 500
-
-// TouchKeys implements keystore.Store.
-func (s *Store) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
-	args := make([]any, 0, 2*min(len(uses), touchBatch))
-	for id, at := range uses {
-		args = append(args, id, formatTime(at))
-		if len(args) == 2*touchBatch {
-			if err := s.touch(ctx, args); err != nil {
-				return err
-			}
-			args = args[:0]
-		}
-	}
-	if len(args) == 0 {
-		return nil
-	}
-	return s.touch(ctx, args)
-}
-
-// touch runs one statement for the (id, time) pairs in args.
-func (s *Store) touch(ctx context.Context, args []any) error {
-	n := len(args) / 2
-	values := strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
-	_, err := s.writer.ExecContext(ctx, `UPDATE keygate_keys SET last_used_at = u.at
-		FROM (SELECT column1 AS id, column2 AS at FROM (VALUES `+values+`)) AS u
-		WHERE keygate_keys.id = u.id
-			AND (keygate_keys.last_used_at IS NULL OR julianday(keygate_keys.last_used_at) < julianday(u.at))`, args...)
-	if err != nil {
-		return wrapErr(fmt.Sprintf("recording the use of %d keys", n), err)
-	}
-	return nil
 }

@@ -5,16 +5,13 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"errors"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/keystore/internal/schema"
 )
 
 // mustFailOpen opens path, which must fail with an error that says every
@@ -136,6 +133,16 @@ func TestOpenEmptyPath(t *testing.T) {
 	}
 }
 
+// latestMigration is the version of the newest migration.
+func latestMigration(t *testing.T) int64 {
+	t.Helper()
+	v, err := schema.Latest(migrations, "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(v)
+}
+
 // schemaVersion reads the migrations table.
 func schemaVersion(t *testing.T, db *sql.DB) (version int64, dirty bool, rows int) {
 	t.Helper()
@@ -204,19 +211,4 @@ func TestConcurrentOpen(t *testing.T) {
 	if v, dirty, rows := schemaVersion(t, stores[0].reader); v != latestMigration(t) || dirty || rows != 1 {
 		t.Fatalf("%s: version %d, dirty %v, %d rows; want version %d, clean, 1 row", migrationsTable, v, dirty, rows, latestMigration(t))
 	}
-}
-
-// latestMigration is the version of the newest embedded migration.
-func latestMigration(t *testing.T) int64 {
-	t.Helper()
-	names, err := fs.Glob(migrations, "migrations/*.up.sql")
-	if err != nil || len(names) == 0 {
-		t.Fatalf("listing migrations: %v", err)
-	}
-	slices.Sort(names)
-	v, err := strconv.Atoi(strings.SplitN(path.Base(names[len(names)-1]), "_", 2)[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return int64(v)
 }

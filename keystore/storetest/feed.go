@@ -187,7 +187,7 @@ func testFeedTouch(t *testing.T, s keystore.Store, c *recordingCache) {
 	mustCreateKey(t, s, other)
 	caughtUp(t, c)
 	touched, drops, revoked := c.invalidations(k.Hash), c.dropped(), c.invalidations(other.Hash)
-	if err := s.TouchKeys(ctx(t), map[string]time.Time{k.ID: time.Now()}); err != nil {
+	if err := s.TouchKeys(ctx(t), map[string]keystore.Use{k.ID: {Last: time.Now(), Requests: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.RevokeKey(ctx(t), other.ID, time.Now()); err != nil {

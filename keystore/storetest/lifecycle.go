@@ -132,11 +132,11 @@ func testTouchKeys(t *testing.T, s keystore.Store) {
 	mustCreateKey(t, s, b)
 	unknown := NewKey(t, "weather", "unknown", baseTime)
 	t1, t2 := baseTime.Add(time.Minute), baseTime.Add(2*time.Minute)
-	if err := s.TouchKeys(ctx(t), map[string]time.Time{a.ID: t2, b.ID: t1, unknown.ID: t1}); err != nil {
+	if err := s.TouchKeys(ctx(t), map[string]keystore.Use{a.ID: {Last: t2}, b.ID: {Last: t1}, unknown.ID: {Last: t1, Requests: 3}}); err != nil {
 		t.Fatalf("TouchKeys: %v", err)
 	}
 	// Older uses, flushed late by another gateway, never move it back.
-	if err := s.TouchKeys(ctx(t), map[string]time.Time{a.ID: t1, b.ID: t2}); err != nil {
+	if err := s.TouchKeys(ctx(t), map[string]keystore.Use{a.ID: {Last: t1}, b.ID: {Last: t2}}); err != nil {
 		t.Fatalf("TouchKeys: %v", err)
 	}
 	if err := s.TouchKeys(ctx(t), nil); err != nil {
@@ -152,18 +152,18 @@ func testTouchKeys(t *testing.T, s keystore.Store) {
 
 func testTouchMany(t *testing.T, s keystore.Store) {
 	mustCreateIntegration(t, s, "weather", "https://weather.example.com")
-	uses := map[string]time.Time{}
+	uses := map[string]keystore.Use{}
 	for i := range 1200 {
 		k := NewKey(t, "weather", fmt.Sprintf("k%d", i), baseTime)
 		mustCreateKey(t, s, k)
-		uses[k.ID] = baseTime.Add(time.Duration(i) * time.Second)
+		uses[k.ID] = keystore.Use{Last: baseTime.Add(time.Duration(i) * time.Second), Requests: int64(i + 1)}
 	}
 	if err := s.TouchKeys(ctx(t), uses); err != nil {
 		t.Fatalf("TouchKeys of %d keys: %v", len(uses), err)
 	}
 	for _, k := range mustListKeys(t, s, keystore.KeyFilter{}) {
-		if k.LastUsedAt == nil || !sameTime(*k.LastUsedAt, uses[k.ID]) {
-			t.Fatalf("key %s last used %v, want %v", k.ID, k.LastUsedAt, uses[k.ID])
+		if k.LastUsedAt == nil || !sameTime(*k.LastUsedAt, uses[k.ID].Last) {
+			t.Fatalf("key %s last used %v, want %v", k.ID, k.LastUsedAt, uses[k.ID].Last)
 		}
 	}
 }
@@ -239,7 +239,7 @@ func TouchWritesNoFeed(t *testing.T, s keystore.Store, changes func() int64) {
 	k := NewKey(t, "weather", "ci", baseTime)
 	mustCreateKey(t, s, k)
 	before := changes()
-	if err := s.TouchKeys(ctx(t), map[string]time.Time{k.ID: baseTime.Add(time.Minute)}); err != nil {
+	if err := s.TouchKeys(ctx(t), map[string]keystore.Use{k.ID: {Last: baseTime.Add(time.Minute), Requests: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.GetKey(ctx(t), k.ID); err != nil || got.LastUsedAt == nil {

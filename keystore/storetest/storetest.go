@@ -59,6 +59,11 @@ func Run(t *testing.T, open func(t *testing.T) keystore.Store) {
 		{"SigningKeys/RoundTrip", testSigningKeysRoundTrip},
 		{"SigningKeys/OneWinner", testSigningKeysOneWinner},
 		{"SigningKeys/Prune", testSigningKeysPrune},
+		{"Usage/Counts", testUsageCounts},
+		{"Usage/Retention", testUsageRetention},
+		{"Usage/RemovedWithKeys", testUsageRemovedWithKeys},
+		{"Audit/FilterAndPage", testAudit},
+		{"Keys/ListPage", testListKeysPage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

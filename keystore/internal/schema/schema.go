@@ -64,6 +64,29 @@ func checkVersion(m *migrate.Migrate, src source.Driver) error {
 	if err != nil {
 		return fmt.Errorf("reading the schema version: %w", err)
 	}
+	latest, err := newest(src)
+	if err != nil {
+		return err
+	}
+	if current > latest {
+		return fmt.Errorf("the database is at schema version %d, from a newer keygate; this one knows versions up to %d: upgrade keygate", current, latest)
+	}
+	return nil
+}
+
+// Latest returns the version of the newest migration in directory dir of
+// fsys: the version Up brings a database to.
+func Latest(fsys fs.FS, dir string) (uint, error) {
+	src, err := iofs.New(fsys, dir)
+	if err != nil {
+		return 0, fmt.Errorf("reading migrations: %w", err)
+	}
+	defer src.Close()
+	return newest(src)
+}
+
+// newest returns the version of src's newest migration.
+func newest(src source.Driver) (uint, error) {
 	latest, err := src.First()
 	for err == nil {
 		var next uint
@@ -72,10 +95,7 @@ func checkVersion(m *migrate.Migrate, src source.Driver) error {
 		}
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("reading migrations: %w", err)
+		return 0, fmt.Errorf("reading migrations: %w", err)
 	}
-	if current > latest {
-		return fmt.Errorf("the database is at schema version %d, from a newer keygate; this one knows versions up to %d: upgrade keygate", current, latest)
-	}
-	return nil
+	return latest, nil
 }

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS keygate_key_usage;
+DROP TABLE IF EXISTS keygate_audit;
