@@ -16,7 +16,7 @@ RUN_LOG := keygate.log
 # The race detector needs cgo, so a C compiler; Go alone tests without it.
 RACE    ?= $(if $(filter 1,$(shell $(GO) env CGO_ENABLED 2>/dev/null)),-race)
 
-.PHONY: build build-static docker run test bench bench-go screenshots clean
+.PHONY: build build-static docker run test fuzz bench bench-go screenshots clean
 
 ## build: compile ./bin/keygate, stamped with `git describe`
 build:
@@ -86,6 +86,19 @@ test:
 	$(GO) vet ./...
 	$(if $(RACE),,@echo "make test: no C compiler for cgo, so no race detector this time" >&2)
 	$(GO) test $(RACE) -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## fuzz: run every Go fuzz target of the module (each `func Fuzz...`, found
+## with `go test -list`) for FUZZTIME each, one at a time; a failure stops
+## it, with the failing input saved under the package's testdata/fuzz/.
+## `make test` runs their seed corpora only.
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; $(GO) test -list '^Fuzz' ./... | \
+	awk '/^Fuzz/ { t[n++] = $$1 } /^ok/ { for (i = 0; i < n; i++) print $$2, t[i]; n = 0 }' | \
+	while read pkg target; do \
+		echo "make fuzz: $$target ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 ## bench: the performance harness, not part of test (about two minutes):
 ## starts PostgreSQL, an upstream, a forward_auth peer, stock Caddy (same

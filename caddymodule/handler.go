@@ -13,6 +13,7 @@ import (
 
 	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/verify"
 )
 
 func init() {
@@ -127,17 +128,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if t, ok := caddyhttp.GetVar(r.Context(), targetVar).(*target); ok {
 		return h.serveAgain(w, r, next, repl, t)
 	}
-	if wait, blocked := h.app.blocked(r); blocked {
-		return h.refuseLimited(w, r, wait)
-	}
+	// A client over the failed-auth limit is refused with 429 unless its
+	// key is valid in the cache: its address may be shared (NAT, a proxy)
+	// with whoever sent the bad keys. Its request costs no lookup.
+	wait, blocked := h.app.blocked(r)
 	token, status := bearerToken(r.Header)
-	switch status {
-	case credentialsMissing:
+	switch {
+	case status != credentialsOK && blocked:
+		return h.refuseLimited(w, r, wait)
+	case status == credentialsMissing:
 		return h.refuse(w, r, refuseMissing, nil, "", nil)
-	case credentialsMalformed:
+	case status == credentialsMalformed:
 		return h.refuse(w, r, refuseMalformed, nil, "", nil)
 	}
-	cred, err := h.app.auth.Authenticate(r.Context(), token)
+	var cred keystore.Credential
+	var err error
+	if blocked {
+		cred, err = h.app.auth.AuthenticateCached(r.Context(), token)
+		if errors.Is(err, verify.ErrNotCached) || errors.Is(err, keystore.ErrUnknownKey) || errors.Is(err, keystore.ErrMalformed) {
+			return h.refuseLimited(w, r, wait)
+		}
+	} else {
+		cred, err = h.app.auth.Authenticate(r.Context(), token)
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, keystore.ErrMalformed):
@@ -387,7 +400,10 @@ const (
 
 // bearerToken returns the token of the request's Authorization header,
 // which must be the only one and hold `Bearer <token>` (the scheme in any
-// case, one or more spaces, then the token). It does not allocate.
+// case, one or more spaces, then the token). Whitespace (spaces and tabs)
+// around the value is not part of it (RFC 9110 5.5): HTTP/1.1's parser
+// strips it, HTTP/2's and HTTP/3's do not, so it is trimmed here and every
+// protocol gets the same answer. It does not allocate.
 func bearerToken(hdr http.Header) (string, credentialsStatus) {
 	vals := hdr["Authorization"]
 	switch {
@@ -395,10 +411,12 @@ func bearerToken(hdr http.Header) (string, credentialsStatus) {
 		return "", credentialsMissing
 	case len(vals) > 1:
 		return "", credentialsMalformed
-	case vals[0] == "":
+	}
+	value := strings.Trim(vals[0], " \t")
+	if value == "" {
 		return "", credentialsMissing
 	}
-	scheme, token, _ := strings.Cut(vals[0], " ")
+	scheme, token, _ := strings.Cut(value, " ")
 	if scheme != "Bearer" && !strings.EqualFold(scheme, "Bearer") {
 		return "", credentialsMissing
 	}

@@ -163,3 +163,19 @@ func BenchmarkHandlerTokenVsKey(b *testing.B) {
 	b.ReportMetric(float64(keyTime.Nanoseconds())/(rounds*per), "key-hit-ns")
 	b.ReportMetric(float64(first.Nanoseconds())/1e3, "first-use-µs")
 }
+
+// TestTokenInURIIsRedactedFromLog: a token pasted into the URI is logged
+// as kgt_REDACTED, none of its pieces left.
+func TestTokenInURIIsRedactedFromLog(t *testing.T) {
+	f := newFixture(t)
+	tok := f.withTokens(t)
+	h := f.handler("billing", false)
+	r := newRequest()
+	r.RequestURI = "/x?access_token=" + tok + "&y=1"
+	serveKeygate(h, r)
+	entries := f.logs.All()
+	uri, _ := entries[len(entries)-1].ContextMap()["uri"].(string)
+	if uri != "/x?access_token=kgt_REDACTED&y=1" {
+		t.Fatalf("logged uri %q, want the token redacted whole", uri)
+	}
+}

@@ -125,8 +125,9 @@ func (h *Handler) logAllowed(r *http.Request, cred *keystore.Credential, kind st
 }
 
 // appendRequestFields appends what the auth log says of the request. Never
-// the Authorization header; and a key pasted into the URI or Host is
-// redacted.
+// the Authorization header or any other header; and anything in the URI
+// or Host that may be a key, or a piece of one, in any encoding, is
+// redacted (see keystore.RedactKeys).
 func (h *Handler) appendRequestFields(fields []zap.Field, r *http.Request) []zap.Field {
 	remoteIP, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -139,8 +140,8 @@ func (h *Handler) appendRequestFields(fields []zap.Field, r *http.Request) []zap
 	prefix := h.app.Prefix()
 	return append(fields,
 		zap.String("method", r.Method),
-		zap.String("host", redactKeys(r.Host, prefix)),
-		zap.String("uri", redactKeys(clientURI(r), prefix)))
+		zap.String("host", redactTokens(keystore.RedactKeys(r.Host, prefix))),
+		zap.String("uri", redactTokens(keystore.RedactKeys(clientURI(r), prefix))))
 }
 
 // clientURI is the URI the client asked for, before any rewrite that ran
@@ -153,46 +154,27 @@ func clientURI(r *http.Request) string {
 	return r.RequestURI
 }
 
-// redactMinLen is how many key characters after `<prefix>_` make a run
-// look like a key, or a piece of one, worth redacting.
-const redactMinLen = 16
-
-// redactKeys returns s with anything that looks like a key with this prefix
-// replaced by `<prefix>_REDACTED`, and any access token by
-// `kgt_REDACTED`: a token whole, its signature included, from which its
-// header could be rebuilt.
-func redactKeys(s, prefix string) string {
-	s = redactRuns(s, prefix+"_", isKeyByte)
-	return redactRuns(s, token.Prefix, isTokenByte)
-}
-
-// redactRuns replaces each run of bytes for which in is true that follows
-// marker, when it is at least redactMinLen long, by REDACTED.
-func redactRuns(s, marker string, in func(byte) bool) string {
-	if !strings.Contains(s, marker) {
+// redactTokens returns s with every access token in it, whole, replaced
+// by `kgt_REDACTED`: after keystore.RedactKeys, the short pieces of a
+// token between its '-', '_' and '.' would be left, and a token's header
+// can be rebuilt.
+func redactTokens(s string) string {
+	if !strings.Contains(s, token.Prefix) {
 		return s
 	}
 	var b strings.Builder
 	for {
-		i := strings.Index(s, marker)
+		i := strings.Index(s, token.Prefix)
 		if i < 0 {
 			break
 		}
-		start := i + len(marker)
-		end := start
-		for end < len(s) && in(s[end]) {
+		end := i + len(token.Prefix)
+		for end < len(s) && isTokenByte(s[end]) {
 			end++
 		}
-		b.WriteString(s[:start])
-		if end-start >= redactMinLen {
-			b.WriteString("REDACTED")
-		} else {
-			b.WriteString(s[start:end])
-		}
+		b.WriteString(s[:i+len(token.Prefix)])
+		b.WriteString(keystore.RedactedKey)
 		s = s[end:]
-	}
-	if b.Len() == 0 {
-		return s
 	}
 	b.WriteString(s)
 	return b.String()
@@ -200,8 +182,6 @@ func redactRuns(s, marker string, in func(byte) bool) string {
 
 // isTokenByte reports whether c can be part of an access token: base64url
 // and the dots between a JWT's parts.
-func isTokenByte(c byte) bool { return isKeyByte(c) || c == '-' || c == '_' || c == '.' }
-
-func isKeyByte(c byte) bool {
-	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
+func isTokenByte(c byte) bool {
+	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '-' || c == '_' || c == '.'
 }

@@ -15,10 +15,10 @@ func (accessKey) claims(*Authenticator, string) bool { return true }
 
 // verify checks the key's form before any cache or store work, so that a
 // malformed key costs no lookup.
-func (accessKey) verify(ctx context.Context, a *Authenticator, rt *Runtime, credential string) (keystore.Credential, error) {
+func (accessKey) verify(ctx context.Context, a *Authenticator, rt *Runtime, credential string, cachedOnly bool) (keystore.Credential, error) {
 	hash, err := keystore.ParseKey(a.KeyPrefix, credential)
 	if err != nil {
 		return keystore.Credential{}, err
 	}
-	return rt.verify(ctx, hash)
+	return rt.verify(ctx, hash, cachedOnly)
 }

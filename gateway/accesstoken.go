@@ -15,6 +15,6 @@ type accessToken struct{}
 
 func (accessToken) claims(_ *Authenticator, credential string) bool { return token.IsToken(credential) }
 
-func (accessToken) verify(ctx context.Context, _ *Authenticator, rt *Runtime, credential string) (keystore.Credential, error) {
-	return rt.verifyToken(ctx, credential)
+func (accessToken) verify(ctx context.Context, _ *Authenticator, rt *Runtime, credential string, cachedOnly bool) (keystore.Credential, error) {
+	return rt.verifyToken(ctx, credential, cachedOnly)
 }

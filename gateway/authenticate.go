@@ -39,9 +39,10 @@ type Authenticator struct {
 type kind interface {
 	// claims reports whether credential is of this kind, by its form.
 	claims(a *Authenticator, credential string) bool
-	// verify returns the key that credential stands for, as rt knows it,
-	// or why it is refused: see Authenticate.
-	verify(ctx context.Context, a *Authenticator, rt *Runtime, credential string) (keystore.Credential, error)
+	// verify returns the key that credential stands for, as rt knows it
+	// (from its cache alone when cachedOnly), or why it is refused: see
+	// Authenticate and AuthenticateCached.
+	verify(ctx context.Context, a *Authenticator, rt *Runtime, credential string, cachedOnly bool) (keystore.Credential, error)
 }
 
 // kinds are the kinds of credential, in the order they are tried. Access
@@ -68,13 +69,26 @@ func Kind(credential string) string {
 // keystore.ErrExpired, and so are its tokens. An accepted key's use is
 // recorded for last_used_at.
 func (a *Authenticator) Authenticate(ctx context.Context, credential string) (keystore.Credential, error) {
+	return a.authenticate(ctx, credential, false)
+}
+
+// AuthenticateCached is Authenticate from the cache alone: it never asks
+// the store, and refuses a key that is not cached with
+// verify.ErrNotCached. It is for a client over the failed-auth limit: a
+// key valid in the cache still gets through, anything else costs no
+// lookup.
+func (a *Authenticator) AuthenticateCached(ctx context.Context, credential string) (keystore.Credential, error) {
+	return a.authenticate(ctx, credential, true)
+}
+
+func (a *Authenticator) authenticate(ctx context.Context, credential string, cachedOnly bool) (keystore.Credential, error) {
 	var k kind
 	for _, k = range kinds {
 		if k.claims(a, credential) {
 			break
 		}
 	}
-	cred, err := a.authenticate(ctx, k, credential)
+	cred, err := a.authenticateKind(ctx, k, credential, cachedOnly)
 	if err == nil && cred.ExchangeOnly && k == (accessKey{}) {
 		return cred, keystore.ErrExchangeOnly
 	}
@@ -88,7 +102,7 @@ func (a *Authenticator) AuthenticateKey(ctx context.Context, key string) (keysto
 	if token.IsToken(key) {
 		return keystore.Credential{}, keystore.ErrMalformed
 	}
-	return a.authenticate(ctx, accessKey{}, key)
+	return a.authenticateKind(ctx, accessKey{}, key, false)
 }
 
 // CurrentRuntime returns the runtime to use now: a.Runtime, or the
@@ -102,13 +116,13 @@ func (a *Authenticator) CurrentRuntime() *Runtime {
 	return a.Runtime
 }
 
-func (a *Authenticator) authenticate(ctx context.Context, k kind, credential string) (keystore.Credential, error) {
+func (a *Authenticator) authenticateKind(ctx context.Context, k kind, credential string, cachedOnly bool) (keystore.Credential, error) {
 	rt := a.Runtime
-	cred, err := k.verify(ctx, a, rt, credential)
+	cred, err := k.verify(ctx, a, rt, credential, cachedOnly)
 	if errors.Is(err, errClosed) && a.Fallback != nil {
 		if next := a.Fallback(); next != nil {
 			rt = next
-			cred, err = k.verify(ctx, a, rt, credential)
+			cred, err = k.verify(ctx, a, rt, credential, cachedOnly)
 		}
 	}
 	if err != nil {
@@ -126,11 +140,14 @@ func (a *Authenticator) authenticate(ctx context.Context, k kind, credential str
 // verify asks the verifier, unless the runtime is closed: Destruct waits
 // for the verifications under way, and those that come after it get
 // errClosed, never a closed cache or pool.
-func (rt *Runtime) verify(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
+func (rt *Runtime) verify(ctx context.Context, hash keystore.Hash, cachedOnly bool) (keystore.Credential, error) {
 	rt.closing.RLock()
 	defer rt.closing.RUnlock()
 	if rt.closed {
 		return keystore.Credential{}, fmt.Errorf("%w: %w", keystore.ErrStoreUnavailable, errClosed)
+	}
+	if cachedOnly {
+		return rt.verifier.VerifyCached(hash)
 	}
 	return rt.verifier.Verify(ctx, hash)
 }

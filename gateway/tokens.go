@@ -90,8 +90,9 @@ func (rt *Runtime) JWKS() ([]byte, error) {
 }
 
 // verifyToken checks an access token and returns its key's credential by
-// id from the verifier, unless the runtime is closed (see verify).
-func (rt *Runtime) verifyToken(ctx context.Context, raw string) (keystore.Credential, error) {
+// id from the verifier (from its cache alone when cachedOnly), unless the
+// runtime is closed (see verify).
+func (rt *Runtime) verifyToken(ctx context.Context, raw string, cachedOnly bool) (keystore.Credential, error) {
 	rt.closing.RLock()
 	defer rt.closing.RUnlock()
 	if rt.closed {
@@ -104,7 +105,12 @@ func (rt *Runtime) verifyToken(ctx context.Context, raw string) (keystore.Creden
 	if err != nil {
 		return keystore.Credential{}, tokenRefusal(err)
 	}
-	cred, err := rt.verifier.VerifyKeyID(ctx, v.Claims.KeyID(), v.IDHash)
+	var cred keystore.Credential
+	if cachedOnly {
+		cred, err = rt.verifier.VerifyCached(v.IDHash)
+	} else {
+		cred, err = rt.verifier.VerifyKeyID(ctx, v.Claims.KeyID(), v.IDHash)
+	}
 	if errors.Is(err, keystore.ErrUnknownKey) {
 		// The key is gone for good (its integration removed): its
 		// tokens go with it.

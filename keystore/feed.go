@@ -30,6 +30,16 @@ type Cache interface {
 	FeedReconnected()
 }
 
+// Fencer is implemented by a Cache that can refuse every key at once,
+// cached or not: a Follower whose store knows that neither it nor what was
+// cached from it can be trusted any more (an embedded database whose file
+// was removed, say) fences the cache until they can. Fence's err should
+// wrap ErrStoreUnavailable; Unfence lifts the fence.
+type Fencer interface {
+	Fence(err error)
+	Unfence()
+}
+
 // Follower is implemented by stores that keep a change feed. Follow applies
 // every change to c as it commits — Invalidate for a changed key, DropAll
 // when an integration changed or the feed was pruned past what this

@@ -109,13 +109,7 @@ func ParseKey(prefix, s string) (Hash, error) {
 // word-at-a-time code reads the string's bytes in place (it never writes
 // or keeps them), about four times faster than a byte loop.
 func checksum(s string) [checksumLen]byte {
-	crc := crc32.ChecksumIEEE(unsafe.Slice(unsafe.StringData(s), len(s)))
-	var out [checksumLen]byte
-	for i := checksumLen - 1; i >= 0; i-- {
-		out[i] = alphabet[crc%62]
-		crc /= 62
-	}
-	return out
+	return checksumOf(crc32.ChecksumIEEE(unsafe.Slice(unsafe.StringData(s), len(s))))
 }
 
 // HashKey returns the SHA-256 of key.

@@ -15,6 +15,12 @@ const TimePrecision = time.Microsecond
 // Stamp returns t as a store keeps it: in UTC, truncated to TimePrecision.
 func Stamp(t time.Time) time.Time { return t.UTC().Truncate(TimePrecision) }
 
+// MinKeyLifetime is the shortest lifetime a key may be created with. A
+// shorter one makes a key that expires before anyone can use it, or one
+// born expired: a store keeps TimePrecision, so "1ns" would store an
+// expires_at equal to created_at.
+const MinKeyLifetime = time.Second
+
 // ParseLifetime parses a lifetime such as a key's expiry or a rotation's
 // grace: a Go duration ("12h", "90m") or a whole number of days ("30d",
 // "90d"), positive, or also zero ("0") when zeroOK. Its error quotes s

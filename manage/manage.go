@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -160,7 +161,11 @@ func CheckKeyRequest(req KeyRequest) (time.Duration, error) {
 	if req.ExpiresIn == "" {
 		return 0, nil
 	}
-	return CheckLifetime("expires_in", req.ExpiresIn, false)
+	d, err := CheckLifetime("expires_in", req.ExpiresIn, false)
+	if err == nil && d < keystore.MinKeyLifetime {
+		err = invalidField("expires_in", fmt.Sprintf("%q: a key must live at least %s", strings.TrimSpace(req.ExpiresIn), keystore.MinKeyLifetime))
+	}
+	return d, err
 }
 
 // CheckLifetime reads the lifetime field (as keystore.ParseLifetime, zero

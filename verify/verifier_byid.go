@@ -18,6 +18,9 @@ type IDLookuper interface {
 // cache when it can and reads the store by id otherwise, with the same
 // errors.
 func (v *Verifier) VerifyKeyID(ctx context.Context, id string, idHash keystore.Hash) (keystore.Credential, error) {
+	if err := v.fenced.Load(); err != nil {
+		return keystore.Credential{}, *err
+	}
 	now := v.now()
 	if e, ok := v.cache.Get(cacheKey(idHash)); ok && v.current(e, idHash, now) {
 		v.metrics.CacheHits.Inc()

@@ -148,11 +148,17 @@ func TestCommandErrorsBeforeTheStore(t *testing.T) {
 		{[]string{"integrations", "list", "extra"}, "too many arguments"},
 		{[]string{"keys", "create", "--name", "n"}, "missing --integration ID"},
 		{[]string{"keys", "create", "--integration", "a"}, "missing --name NAME"},
-		{[]string{"keys", "create", "--integration", "a", "--name", "a\tb"}, "control characters"},
+		{[]string{"keys", "create", "--integration", "a", "--name", "a\tb"}, "invalid --name: holds U+0009, an invisible or control character"},
 		{[]string{"keys", "create", "--integration", "a", "--name", strings.Repeat("é", 201)}, "invalid --name: longer than 200 characters"},
 		{[]string{"keys", "create", "--integration", "a", "--name", "  "}, "missing --name NAME"},
 		{[]string{"keys", "rotate", "kid_00000000000000000000", "--grace", "soon"}, `invalid --grace "soon"`},
 		{[]string{"keys", "list", "--max-key-age", "0"}, `invalid --max-key-age "0"`},
+		{[]string{"keys", "create", "--integration", "a", "--name", "invoice\u202etxt.exe"}, "invalid --name: holds U+202E"},
+		{[]string{"keys", "create", "--integration", "a", "--name", "ali\u200bce"}, "invalid --name: holds U+200B"},
+		{[]string{"keys", "create", "--integration", "a", "--name", "\ufeffbob"}, "invalid --name: holds U+FEFF"},
+		{[]string{"keys", "create", "--integration", "a", "--name", "a\u2067b"}, "invalid --name: holds U+2067"},
+		{[]string{"keys", "create", "--integration", "a", "--name", "n", "--expires-in", "1ns"}, `invalid --expires-in "1ns": a key must live at least 1s`},
+		{[]string{"keys", "create", "--integration", "a", "--name", "n", "--expires-in", "999ms"}, `a key must live at least 1s`},
 		{[]string{"keys", "create", "--integration", "a", "--name", "n", "--expires-in", "-1h"}, `invalid --expires-in "-1h"`},
 		{[]string{"keys", "create", "--integration", "a", "--name", "n", "--expires-in", ""}, `invalid --expires-in ""`},
 		{[]string{"keys", "create", "--integration", "a", "--name", "n", "--bogus"}, "unknown flag: --bogus (see 'keygate keys create --help')"},
@@ -199,7 +205,7 @@ func TestDatabaseURLSources(t *testing.T) {
 	data := t.TempDir()
 	t.Setenv("XDG_DATA_HOME", data)
 	want := "sqlite:" + filepath.Join(data, "caddy", "keygate", "keygate.db")
-	if _, err := executeCLI(t, c, "keys", "list"); err != nil || got != want {
+	if _, err := executeCLI(t, c, "integrations", "add", "demo", "--base-url", "http://127.0.0.1:9"); err != nil || got != want {
 		t.Errorf("without a database: opened %q, err %v; want the default store %s", got, err, want)
 	}
 	t.Setenv("XDG_DATA_HOME", filepath.Join(data, "caddy", "keygate", "keygate.db", "under-a-file"))
@@ -330,4 +336,46 @@ func mustRunCLI(t *testing.T, c *cli, args ...string) string {
 		t.Fatalf("%q: %v", args, err)
 	}
 	return out
+}
+
+// TestCLIDoesNotCreateAMissingSQLiteFile: a missing database file is more
+// often a gateway's that was removed than a new store. Only `integrations
+// add` starts a new one, and not where the file's -wal or -shm is left.
+func TestCLIDoesNotCreateAMissingSQLiteFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keygate.db")
+	env := map[string]string{caddymodule.EnvDatabaseURL: "sqlite:" + path}
+	c := newTestCLI(nil, env)
+	c.openStore = openStore
+	for _, args := range [][]string{
+		{"integrations", "list"},
+		{"keys", "list"},
+		{"keys", "revoke", "kid_00000000000000000000"},
+		{"keys", "create", "--integration", "demo", "--name", "n"},
+	} {
+		_, err := executeCLI(t, c, args...)
+		if err == nil || !strings.Contains(err.Error(), "the SQLite database "+path+" does not exist") ||
+			!strings.Contains(err.Error(), "integrations add") {
+			t.Errorf("%q on a missing file: error %v, want one saying it does not exist and how to start one", args, err)
+		}
+		if _, err := os.Stat(path); err == nil {
+			t.Fatalf("%q created %s", args, path)
+		}
+	}
+	if err := os.WriteFile(path+"-wal", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := executeCLI(t, c, "integrations", "add", "demo", "--base-url", "http://127.0.0.1:9")
+	if err == nil || !strings.Contains(err.Error(), path+"-wal does") || !strings.Contains(err.Error(), "put the file back") {
+		t.Errorf("integrations add beside a -wal file: error %v, want one saying to put the file back", err)
+	}
+	if err := os.Remove(path + "-wal"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := executeCLI(t, c, "integrations", "add", "demo", "--base-url", "http://127.0.0.1:9"); err != nil {
+		t.Fatalf("integrations add on a fresh directory: %v", err)
+	}
+	if _, err := executeCLI(t, c, "integrations", "list"); err != nil {
+		t.Errorf("integrations list once the store exists: %v", err)
+	}
 }

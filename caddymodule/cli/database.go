@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -38,6 +41,9 @@ func (c *cli) withStore(cmd *cobra.Command, fn func(ctx context.Context, s keyst
 	dbURL, err := c.databaseURL(cmd)
 	if err != nil {
 		return err
+	}
+	if err := checkStoreFile(cmd, dbURL); err != nil {
+		return storeError("cannot open the key store", dbURL, err)
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), commandTimeout)
 	defer cancel()
@@ -86,4 +92,40 @@ func describeDatabase(databaseURL string) string {
 		return ""
 	}
 	return " at " + u.Redacted()
+}
+
+// annotationCreatesStore marks the one command that may create an embedded
+// store's file: `integrations add`, the first step on a new key store.
+const annotationCreatesStore = "keygate.creates-store"
+
+// checkStoreFile fails when dbURL names an SQLite file that does not exist
+// and cmd is not the command that starts a new store, or when the file's
+// -wal or -shm is there without it. A missing file is more often one that
+// a gateway had open and that was removed or moved than a new store: a
+// command that silently made an empty one there would answer "unknown
+// key" to `keys revoke` while the gateway goes on accepting the key.
+func checkStoreFile(cmd *cobra.Command, dbURL string) error {
+	loc, err := keystore.ParseURL(dbURL)
+	if err != nil || loc.Path == "" {
+		return nil // not an SQLite file; openStore says what is wrong with the URL
+	}
+	if _, err := os.Stat(loc.Path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if di, err := os.Stat(filepath.Dir(loc.Path)); err != nil || !di.IsDir() {
+		return nil // openStore says what is wrong with the directory
+	}
+	for _, sidecar := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(loc.Path + sidecar); err == nil {
+			return fmt.Errorf("the SQLite database %s does not exist, but %s does: the database was removed or moved "+
+				"while a gateway had it open, or one stopped uncleanly; put the file back (gateways refuse every "+
+				"request until then) rather than start a new, empty key store next to it", loc.Path, loc.Path+sidecar)
+		}
+	}
+	if cmd.Annotations[annotationCreatesStore] == "" {
+		return fmt.Errorf("the SQLite database %s does not exist: if a gateway uses it, it was removed or moved, "+
+			"so put it back (gateways refuse every request until then); to start a new key store there, "+
+			"add its first integration with '%s integrations add ID --base-url URL'", loc.Path, binary(cmd))
+	}
+	return nil
 }

@@ -21,6 +21,7 @@ func (c *cli) integrationsAdd() *cobra.Command {
 starting with a letter or digit; URL is http(s)://host[:port][/path], without
 credentials, query or fragment. A request to the gateway for /p is proxied to
 URL/p.`
+	cmd.Annotations = map[string]string{annotationCreatesStore: "yes"}
 	baseURL := cmd.Flags().String("base-url", "", "the integration's base URL, http(s)://host[:port][/path]")
 	every, grace := rotationFlags(cmd)
 	asJSON := cmd.Flags().Bool("json", false, "print the integration as a JSON object")

@@ -45,28 +45,65 @@ func (s *Store) Follow(ctx context.Context, c keystore.Cache, logger *zap.Logger
 }
 
 // follower is the state of one Follow: the store's keystore.FeedSource,
-// and its cursor.
+// its cursor, and whether the database file is gone.
 type follower struct {
 	store  *Store
 	poll   time.Duration
 	cursor *keystore.FeedCursor
+	cache  keystore.Cache
+	log    *zap.Logger
+	gone   error // the last CheckFile failure, nil while the file is there
 }
 
 func newFollower(s *Store, c keystore.Cache, log *zap.Logger) *follower {
-	f := &follower{store: s, poll: s.feed.poll}
+	f := &follower{store: s, poll: s.feed.poll, cache: c, log: log}
 	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, c, log)
 	return f
+}
+
+// fileThere reports whether the store's path still names the file it
+// opened (see Store.CheckFile). From the moment it does not, the cache is
+// fenced (keystore.Fencer), so that every request is refused as
+// store_unavailable, its cached keys too: they came from a file that no
+// other process sees any more, where a revocation can no longer reach
+// them; and the store's own lookups fail. That is logged at error, with
+// the path. The fence lifts, and the cache is dropped, when the path
+// names the same file again (moved back, or linked back).
+func (f *follower) fileThere() bool {
+	err := f.store.CheckFile()
+	fence, _ := f.cache.(keystore.Fencer)
+	switch {
+	case err != nil && (f.gone == nil || err.Error() != f.gone.Error()):
+		f.log.Error("key store file gone: refusing every request until it is back",
+			zap.String("path", f.store.path), zap.Error(err))
+		f.store.gone.Store(&err)
+		if fence != nil {
+			fence.Fence(err)
+		}
+		f.cache.DropAll()
+	case err == nil && f.gone != nil:
+		f.log.Info("key store file back: serving again, with an empty cache", zap.String("path", f.store.path))
+		f.store.gone.Store(nil)
+		if fence != nil {
+			fence.Unfence()
+		}
+		f.cache.DropAll()
+	}
+	f.gone = err
+	return err == nil
 }
 
 func (f *follower) run(ctx context.Context) error {
 	tick := time.NewTicker(f.poll)
 	defer tick.Stop()
 	for {
-		err := f.read(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if f.fileThere() {
+			err := f.read(ctx)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			f.report(err)
 		}
-		f.report(err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

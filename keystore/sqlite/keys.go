@@ -39,6 +39,9 @@ func (s *Store) LookupCredentialByID(ctx context.Context, id string) (keystore.C
 }
 
 func (s *Store) lookup(ctx context.Context, query string, arg any) (keystore.Credential, error) {
+	if gone := s.gone.Load(); gone != nil {
+		return keystore.Credential{}, *gone // see follower.fileThere
+	}
 	var c keystore.Credential
 	var created, expires, revoked sql.NullString
 	err := s.reader.QueryRowContext(ctx, query, arg).
