@@ -285,3 +285,30 @@ func escapes(uri, base string) string {
 	}
 	return ""
 }
+
+func TestEscapes(t *testing.T) {
+	for _, tc := range []struct {
+		uri     string
+		escapes bool
+	}{
+		{"/v1/c", false},
+		{"/v1/c/x/y?q=../..", false},
+		{"/v1/c//x", false},
+		{"/v1/c/a%20b", false},
+		{"/v1/c/..", true},
+		{"/v1/c/../d", true},
+		{"/v1/c/%2e%2e/d", true},
+		{"/v1/c/%252E%252E/d", true},
+		{"/v1/c/..%5cd", true},
+		{`/v1/c/..\d`, true},
+		{"/v1/c/x%00", true},
+		{"/v1/cd/x", true},
+		{"/v1/d/x", true},
+		{"/internal", true},
+		{"http://127.0.0.1/v1/c/x", true},
+	} {
+		if got := escapes(tc.uri, "/v1/c") != ""; got != tc.escapes {
+			t.Errorf("escapes(%q, /v1/c) = %t, want %t", tc.uri, got, tc.escapes)
+		}
+	}
+}
