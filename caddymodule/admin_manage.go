@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -235,19 +236,28 @@ func apiError(err error) error {
 // decodeBody reads a JSON object of at most maxAdminBody bytes into v,
 // refusing unknown fields and trailing data.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return caddy.APIError{HTTPStatus: http.StatusRequestEntityTooLarge,
+			Err: fmt.Errorf("request body larger than %d bytes", maxAdminBody)}
+	}
+	if err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("reading the request body: %w", err)}
+	}
+	if name, dup := duplicateField(data); dup {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest,
+			Err: fmt.Errorf("malformed JSON body: field %q appears more than once", name)}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
+	err = dec.Decode(v)
 	if err == nil && dec.Decode(new(json.RawMessage)) != io.EOF {
 		err = errors.New("more than one JSON value")
 	}
-	var tooBig *http.MaxBytesError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &tooBig):
-		return caddy.APIError{HTTPStatus: http.StatusRequestEntityTooLarge,
-			Err: fmt.Errorf("request body larger than %d bytes", maxAdminBody)}
 	case errors.Is(err, io.EOF):
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: errors.New("missing JSON body")}
 	}

@@ -8,10 +8,20 @@ import (
 	"time"
 )
 
+// minKeyLifetime is the shortest lifetime a key may be created with. A
+// shorter one would make a key that expires before anyone can use it, or
+// one born expired: the store keeps times to timePrecision, so "1ns"
+// stores an expires_at equal to created_at.
+const minKeyLifetime = time.Second
+
 // parseExpiresIn parses a key lifetime: a Go duration ("12h", "90m") or a
-// whole number of days ("30d", "90d"). It must be positive.
+// whole number of days ("30d", "90d"), at least minKeyLifetime.
 func parseExpiresIn(s string) (time.Duration, error) {
-	return parseLifetime("expires-in", s, false)
+	d, err := parseLifetime("expires-in", s, false)
+	if err == nil && d < minKeyLifetime {
+		err = fmt.Errorf("invalid --expires-in %q: a key must live at least %s", strings.TrimSpace(s), minKeyLifetime)
+	}
+	return d, err
 }
 
 // parseLifetime parses the value of the option named flag: a Go duration

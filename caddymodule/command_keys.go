@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -199,8 +198,9 @@ func checkKeyName(name string) error {
 		return errors.New("invalid --name: not valid UTF-8")
 	case utf8.RuneCountInString(name) > maxKeyNameLen:
 		return fmt.Errorf("invalid --name: longer than %d characters", maxKeyNameLen)
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return errors.New("invalid --name: control characters (tabs, newlines, ...) are not allowed")
+	}
+	if err := keystore.CheckVisible(name); err != nil {
+		return fmt.Errorf("invalid --name: %w", err)
 	}
 	return nil
 }

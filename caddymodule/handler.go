@@ -292,7 +292,10 @@ const (
 
 // bearerToken returns the token of the request's Authorization header,
 // which must be the only one and hold `Bearer <token>` (the scheme in any
-// case, one or more spaces, then the token). It does not allocate.
+// case, one or more spaces, then the token). Whitespace (spaces and tabs)
+// around the value is not part of it (RFC 9110 5.5): HTTP/1.1's parser
+// strips it, HTTP/2's and HTTP/3's do not, so it is trimmed here and every
+// protocol gets the same answer. It does not allocate.
 func bearerToken(hdr http.Header) (string, credentialsStatus) {
 	vals := hdr["Authorization"]
 	switch {
@@ -300,10 +303,12 @@ func bearerToken(hdr http.Header) (string, credentialsStatus) {
 		return "", credentialsMissing
 	case len(vals) > 1:
 		return "", credentialsMalformed
-	case vals[0] == "":
+	}
+	value := strings.Trim(vals[0], " \t")
+	if value == "" {
 		return "", credentialsMissing
 	}
-	scheme, token, _ := strings.Cut(vals[0], " ")
+	scheme, token, _ := strings.Cut(value, " ")
 	if scheme != "Bearer" && !strings.EqualFold(scheme, "Bearer") {
 		return "", credentialsMissing
 	}

@@ -150,7 +150,7 @@ func (m *manager) checkKeyRequest(req keyRequest) (time.Duration, error) {
 	if req.ExpiresIn == "" {
 		return 0, nil
 	}
-	d, err := parseLifetime("expires-in", req.ExpiresIn, false)
+	d, err := parseExpiresIn(req.ExpiresIn)
 	if err != nil {
 		return 0, invalid(err.Error())
 	}

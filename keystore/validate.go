@@ -26,12 +26,40 @@ func (k NewKey) Validate() error {
 	case k.Hash == Hash{}:
 		return errors.New("the key hash is missing")
 	}
-	for _, r := range k.Name {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("the key name %q holds a control character", k.Name)
+	if err := CheckVisible(k.Name); err != nil {
+		return fmt.Errorf("the key name %w", err)
+	}
+	return nil
+}
+
+// CheckVisible fails unless every character of s is a visible one or the
+// ASCII space: a name must look like what it is in `keys list`, the audit
+// log and the X-Keygate-Key-Name header. It refuses control characters,
+// Unicode format characters (category Cf: the bidi overrides and isolates
+// U+202A-U+202E and U+2066-U+2069, which reorder what follows them, the
+// zero-width characters U+200B-U+200F and U+2060-U+2064, U+FEFF, soft
+// hyphens...), other spaces and separators (U+00A0, U+2028...), private
+// use and unassigned code points, and the few letters and marks that
+// render as nothing (the Hangul fillers, U+034F, U+2800...). Its error
+// names the first such character by code point, and says where it is.
+func CheckVisible(s string) error {
+	for i, r := range s {
+		if !visible(r) {
+			return fmt.Errorf("holds %U, an invisible or control character, at byte %d: use visible characters only", r, i)
 		}
 	}
 	return nil
+}
+
+// visible reports whether r shows as itself: a letter, mark, number,
+// punctuation or symbol (unicode.IsPrint, which admits the ASCII space of
+// all spaces) that does not render as blank.
+func visible(r rune) bool {
+	switch r {
+	case '\u034f', '\u115f', '\u1160', '\u17b4', '\u17b5', '\u2800', '\u3164', '\uffa0', utf8.RuneError:
+		return false
+	}
+	return unicode.IsPrint(r)
 }
 
 // Normalize checks the integration's id and base URL and returns it with

@@ -56,6 +56,9 @@ func testInvalidKey(t *testing.T, s keystore.Store) {
 		"bad id":       func(k *keystore.NewKey) { k.ID = "not-a-key-id" },
 		"empty name":   func(k *keystore.NewKey) { k.Name = "" },
 		"control char": func(k *keystore.NewKey) { k.Name = "ci\nkey" },
+		"RLO override": func(k *keystore.NewKey) { k.Name = "ci\u202ekey" },
+		"zero width":   func(k *keystore.NewKey) { k.Name = "c\u200bi" },
+		"BOM":          func(k *keystore.NewKey) { k.Name = "\ufeffci" },
 		"huge name":    func(k *keystore.NewKey) { k.Name = strings.Repeat("n", 10000) },
 		"no hash":      func(k *keystore.NewKey) { k.Hash = keystore.Hash{} },
 	}
