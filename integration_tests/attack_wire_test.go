@@ -30,6 +30,8 @@ type wireRequest struct {
 	// trailer holds trailer lines, "Name: value": the body is sent chunked
 	// (HTTP/1.1) or streamed (HTTP/2), with the trailers after it.
 	trailer []string
+	// undeclared: no Trailer header names the trailers (HTTP/1.1).
+	undeclared bool
 }
 
 // wireProtocols are the protocols the suite speaks to a plain-HTTP site.
@@ -57,7 +59,10 @@ func sendH1(t *testing.T, addr string, req wireRequest) response {
 		for i, line := range req.trailer {
 			names[i], _, _ = strings.Cut(line, ":")
 		}
-		fmt.Fprintf(&b, "Transfer-Encoding: chunked\r\nTrailer: %s\r\n\r\n5\r\nhello\r\n0\r\n", strings.Join(names, ", "))
+		if !req.undeclared {
+			fmt.Fprintf(&b, "Trailer: %s\r\n", strings.Join(names, ", "))
+		}
+		b.WriteString("Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n")
 		for _, line := range req.trailer {
 			b.WriteString(line + "\r\n")
 		}
