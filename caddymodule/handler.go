@@ -118,21 +118,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if t, ok := caddyhttp.GetVar(r.Context(), targetVar).(*target); ok {
 		return h.serveAgain(w, r, next, repl, t)
 	}
-	if wait, blocked := h.app.blocked(r); blocked {
-		return h.refuseLimited(w, r, wait)
-	}
+	// A client over the failed-auth limit is refused with 429 unless its
+	// key is valid in the cache: its address may be shared (NAT, a proxy)
+	// with whoever sent the bad keys. Its request costs no lookup.
+	wait, blocked := h.app.blocked(r)
 	token, status := bearerToken(r.Header)
-	switch status {
-	case credentialsMissing:
+	switch {
+	case status != credentialsOK && blocked:
+		return h.refuseLimited(w, r, wait)
+	case status == credentialsMissing:
 		return h.refuse(w, r, refuseMissing, nil, "", nil)
-	case credentialsMalformed:
+	case status == credentialsMalformed:
 		return h.refuse(w, r, refuseMalformed, nil, "", nil)
 	}
 	hash, err := keystore.ParseKey(h.app.Prefix(), token)
-	if err != nil {
+	switch {
+	case err != nil && blocked:
+		return h.refuseLimited(w, r, wait)
+	case err != nil:
 		return h.refuse(w, r, refuseMalformed, nil, "", nil)
 	}
-	cred, err := h.app.Verify(r.Context(), hash)
+	var cred keystore.Credential
+	if blocked {
+		cred, err = h.app.VerifyCached(r.Context(), hash)
+		if errors.Is(err, keystore.ErrNotCached) || errors.Is(err, keystore.ErrUnknownKey) {
+			return h.refuseLimited(w, r, wait)
+		}
+	} else {
+		cred, err = h.app.Verify(r.Context(), hash)
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, keystore.ErrUnknownKey):

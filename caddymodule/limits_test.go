@@ -102,8 +102,60 @@ func TestFailedAuthLimiterCountsOnlyFailedKeys(t *testing.T) {
 	for _, key := range []string{mustKey(t), "kg_malformed"} {
 		serveKeygate(h, newRequest(bearer(key)))
 	}
-	if res := serveKeygate(h, newRequest(bearer(f.valid))); res.resp.StatusCode != http.StatusTooManyRequests {
+	uncached := f.addKey(keystore.Credential{KeyID: "kid_uncached0000000000", KeyName: "new", IntegrationID: "billing", BaseURL: "http://billing.internal"})
+	if res := serveKeygate(h, newRequest(bearer(uncached))); res.resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("after an unknown and a malformed key: status %d, want 429", res.resp.StatusCode)
+	}
+}
+
+// TestFailedAuthLimiterLetsCachedValidKeysThrough: behind NAT, one
+// client's junk keys must not lock its neighbours out. A blocked address
+// still gets through with a key that is valid in the cache; anything else
+// from it (no key, a malformed, unknown or uncached key) is 429, and costs
+// no lookup.
+func TestFailedAuthLimiterLetsCachedValidKeysThrough(t *testing.T) {
+	f, _ := limitedFixture(t, 3)
+	h := f.handler("", false)
+	const nat = "203.0.113.9"
+	// A neighbour's valid key, used before the flood: cached.
+	if res := serveKeygate(h, fromIP(newRequest(bearer(f.valid)), nat)); !res.nextRan {
+		t.Fatalf("before the flood: status %d, want it passed on", res.resp.StatusCode)
+	}
+	junk := mustKey(t)
+	for range 3 {
+		serveKeygate(h, fromIP(newRequest(bearer(junk)), nat))
+	}
+	uncached := f.addKey(keystore.Credential{KeyID: "kid_uncached0000000000", KeyName: "new", IntegrationID: "billing", BaseURL: "http://billing.internal"})
+	lookups := f.store.lookups.Load()
+	for range 5 {
+		if res := serveKeygate(h, fromIP(newRequest(bearer(f.valid)), nat)); !res.nextRan || res.resp.StatusCode != http.StatusOK {
+			t.Fatalf("blocked address, cached valid key: status %d, want 200", res.resp.StatusCode)
+		}
+	}
+	for name, auth := range map[string][]string{
+		"unknown key":         {bearer(junk)},
+		"another unknown key": {bearer(mustKey(t))},
+		"valid uncached key":  {bearer(uncached)},
+		"malformed key":       {bearer("kg_malformed")},
+		"no key":              nil,
+		"two headers":         {bearer(f.valid), bearer(f.valid)},
+		"cached key, mangled": {bearer(f.valid[:len(f.valid)-1] + flipChar(f.valid[len(f.valid)-1]))},
+	} {
+		res := serveKeygate(h, fromIP(newRequest(auth...), nat))
+		if res.resp.StatusCode != http.StatusTooManyRequests || res.nextRan {
+			t.Errorf("blocked address, %s: status %d (next ran: %v), want 429", name, res.resp.StatusCode, res.nextRan)
+		}
+	}
+	if n := f.store.lookups.Load() - lookups; n != 0 {
+		t.Errorf("a blocked address cost %d store lookups, want none", n)
+	}
+	// A cached revoked key is a real key: refused as revoked, not counted.
+	serveKeygate(h, fromIP(newRequest(bearer(f.revoked)), "198.51.100.1"))
+	for range 3 {
+		serveKeygate(h, fromIP(newRequest(bearer(mustKey(t))), "198.51.100.1"))
+	}
+	if res := serveKeygate(h, fromIP(newRequest(bearer(f.revoked)), "198.51.100.1")); res.resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("blocked address, cached revoked key: status %d, want 401", res.resp.StatusCode)
 	}
 }
 

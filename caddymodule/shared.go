@@ -26,12 +26,23 @@ var errStoreClosed = errors.New("the key store of this config was closed by a re
 // the new config uses another one. A request the old servers are still
 // serving then verifies with the running config's store instead.
 func (a *App) Verify(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
+	return a.verify(ctx, hash, false)
+}
+
+// VerifyCached is Verify from the cache alone (see
+// keystore.Verifier.VerifyCached): a key that is not cached is refused
+// with keystore.ErrNotCached, and costs no lookup.
+func (a *App) VerifyCached(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
+	return a.verify(ctx, hash, true)
+}
+
+func (a *App) verify(ctx context.Context, hash keystore.Hash, cachedOnly bool) (keystore.Credential, error) {
 	shared := a.shared
-	cred, err := shared.verify(ctx, hash)
+	cred, err := shared.verify(ctx, hash, cachedOnly)
 	if errors.Is(err, errStoreClosed) {
 		if running := current.Load(); running != nil {
 			shared = running.shared
-			cred, err = shared.verify(ctx, hash)
+			cred, err = shared.verify(ctx, hash, cachedOnly)
 		}
 	}
 	if err != nil {
@@ -49,11 +60,14 @@ func (a *App) Verify(ctx context.Context, hash keystore.Hash) (keystore.Credenti
 // verify asks the verifier, unless the store is closed: Destruct waits for
 // the verifications under way, and those that come after it get
 // errStoreClosed, never a closed cache or pool.
-func (s *sharedStore) verify(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
+func (s *sharedStore) verify(ctx context.Context, hash keystore.Hash, cachedOnly bool) (keystore.Credential, error) {
 	s.closing.RLock()
 	defer s.closing.RUnlock()
 	if s.closed {
 		return keystore.Credential{}, fmt.Errorf("%w: %w", keystore.ErrStoreUnavailable, errStoreClosed)
+	}
+	if cachedOnly {
+		return s.verifier.VerifyCached(hash)
 	}
 	return s.verifier.Verify(ctx, hash)
 }

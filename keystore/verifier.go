@@ -20,6 +20,9 @@ var (
 	ErrUnknownKey = errors.New("unknown key")
 	ErrRevoked    = errors.New("key revoked")
 	ErrExpired    = errors.New("key expired")
+	// ErrNotCached: VerifyCached found no entry that may answer for the
+	// key, and did not ask the store.
+	ErrNotCached = errors.New("key not cached")
 )
 
 // Lookuper is the part of a Store the verifier needs.
@@ -95,6 +98,10 @@ type Verifier struct {
 	// nanoseconds; 0 while no feed reports, and entries then live by TTL
 	// alone.
 	feedAt atomic.Int64
+
+	// fenced holds the error every Verify answers with while Fence is in
+	// force, nil otherwise.
+	fenced atomic.Pointer[error]
 
 	epoch atomic.Uint64 // bumped by DropAll
 	gen   atomic.Uint64 // bumped by every Invalidate, after its tombstone
@@ -196,7 +203,13 @@ func cacheKey(h Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
 // the log), or an error wrapping ErrStoreUnavailable when the key is not
 // cached and the store cannot answer (ErrLookupsBusy when it has too many
 // lookups under way).
+//
+// While a Fence is in force it refuses every key with the fence's error,
+// cached or not.
 func (v *Verifier) Verify(ctx context.Context, hash Hash) (Credential, error) {
+	if err := v.fenced.Load(); err != nil {
+		return Credential{}, *err
+	}
 	now := v.now()
 	if e, ok := v.cache.Get(cacheKey(hash)); ok && v.current(e, hash, now) {
 		v.metrics.CacheHits.Inc()
@@ -208,6 +221,46 @@ func (v *Verifier) Verify(ctx context.Context, hash Hash) (Credential, error) {
 		return Credential{}, err
 	}
 	return e.result(now)
+}
+
+// VerifyCached answers like Verify from the cache alone: it never asks the
+// store, and refuses a key without a cached entry that may answer now
+// with ErrNotCached. It is for clients that must cost no lookup, such as
+// one over the failed-authentication limit.
+func (v *Verifier) VerifyCached(hash Hash) (Credential, error) {
+	if err := v.fenced.Load(); err != nil {
+		return Credential{}, *err
+	}
+	now := v.now()
+	e, ok := v.cache.Get(cacheKey(hash))
+	if !ok || !v.current(e, hash, now) {
+		return Credential{}, ErrNotCached
+	}
+	v.metrics.CacheHits.Inc()
+	return e.result(now)
+}
+
+// Fence makes Verify and VerifyCached refuse every key with err, which
+// should wrap ErrStoreUnavailable, until Unfence: for a store that knows
+// that neither it nor what was cached from it can be trusted, such as an
+// embedded database whose file was removed or replaced. It costs Verify
+// one atomic load.
+func (v *Verifier) Fence(err error) { v.fenced.Store(&err) }
+
+// Unfence ends a Fence, if one is in force, and then drops the cache: what
+// it held was read before the fence.
+func (v *Verifier) Unfence() {
+	if v.fenced.Swap(nil) != nil {
+		v.DropAll()
+	}
+}
+
+// Fenced returns the error of the Fence in force, or nil.
+func (v *Verifier) Fenced() error {
+	if err := v.fenced.Load(); err != nil {
+		return *err
+	}
+	return nil
 }
 
 // current reports whether a cached entry may answer for hash now.
