@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/keygate/keygate/keystore"
 )
 
 // checkPath returns path made absolute, or why it cannot hold a database:
@@ -85,4 +87,70 @@ func checkKeygateDB(ctx context.Context, db *sql.DB, path string) error {
 	return fmt.Errorf("%s is an SQLite database but not keygate's (it has tables %s and no %s): "+
 		"keygate keeps its keys in a database of its own; give the path of a new file",
 		path, strings.Join(tables, ", "), migrationsTable)
+}
+
+// fileMode is the mode of the files keygate creates for a database: the
+// database holds key hashes and the integrations' URLs, which are for
+// keygate's user only. SQLite gives its -wal and -shm files the mode of
+// the database file.
+const fileMode = 0o600
+
+// createPrivate creates the file at path with fileMode if it does not
+// exist, and reports whether it did. It closes the file at once, before
+// SQLite opens it: nothing in this process holds a lock on a file it has
+// just created.
+func createPrivate(path string) (bool, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("cannot create %s: check that directory %s is writable by this user: %w",
+			path, filepath.Dir(path), err)
+	}
+	return true, f.Close()
+}
+
+// removeIfEmpty removes the file at path if it is still empty: what a
+// failed Open leaves of a database it created.
+func removeIfEmpty(path string) {
+	if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+		_ = os.Remove(path)
+	}
+}
+
+// fileIdentity returns what identifies the file at path (device and inode
+// on Unix), for os.SameFile.
+func fileIdentity(path string) (os.FileInfo, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the SQLite database file %s: %w", path, err)
+	}
+	return fi, nil
+}
+
+// ErrFileGone says that the path of an open Store no longer names the file
+// it opened: the file was removed, moved away or replaced.
+var ErrFileGone = errors.New("the SQLite database file is gone")
+
+// CheckFile fails with an error wrapping ErrFileGone (and
+// keystore.ErrStoreUnavailable) unless the store's path still names the
+// very file it opened, the same device and inode. A database that was
+// removed or moved away lives on, unlinked, for as long as this process
+// holds it open, while every other process sees another file, or none,
+// at the path: the two would drift apart without a word. It is one stat:
+// followers call it on each poll of the feed.
+func (s *Store) CheckFile() error {
+	fi, err := os.Stat(s.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: %w: %s was removed or moved away; put it back (the same file) or restart keygate",
+			keystore.ErrStoreUnavailable, ErrFileGone, s.path)
+	case err != nil:
+		return fmt.Errorf("%w: reading the SQLite database file %s: %w", keystore.ErrStoreUnavailable, s.path, err)
+	case !os.SameFile(fi, s.ident):
+		return fmt.Errorf("%w: %w: %s was replaced by another file; restart keygate to use the new one, or put the old one back",
+			keystore.ErrStoreUnavailable, ErrFileGone, s.path)
+	}
+	return nil
 }

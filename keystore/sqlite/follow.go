@@ -51,15 +51,18 @@ func (s *Store) Follow(ctx context.Context, v *keystore.Verifier, logger *zap.Lo
 }
 
 // follower is the state of one Follow: the store's keystore.FeedSource,
-// and its cursor.
+// its cursor, and whether the database file is gone.
 type follower struct {
 	store  *Store
 	poll   time.Duration
 	cursor *keystore.FeedCursor
+	v      *keystore.Verifier
+	log    *zap.Logger
+	gone   error // the last CheckFile failure, nil while the file is there
 }
 
 func newFollower(s *Store, v *keystore.Verifier, log *zap.Logger) *follower {
-	f := &follower{store: s, poll: s.feed.poll}
+	f := &follower{store: s, poll: s.feed.poll, v: v, log: log}
 	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, v, log)
 	return f
 }
@@ -68,17 +71,41 @@ func (f *follower) run(ctx context.Context) error {
 	tick := time.NewTicker(f.poll)
 	defer tick.Stop()
 	for {
-		err := f.read(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if f.fileThere() {
+			err := f.read(ctx)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			f.report(err)
 		}
-		f.report(err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
 		}
 	}
+}
+
+// fileThere reports whether the store's path still names the file it
+// opened (see Store.CheckFile). From the moment it does not, the verifier
+// is fenced, so that every request is refused as store_unavailable, its
+// cached keys too: they came from a file that no other process sees any
+// more, where a revocation can no longer reach them. That is logged at
+// error, with the path. The fence lifts, and the cache is dropped, when
+// the path names the same file again (moved back, or linked back).
+func (f *follower) fileThere() bool {
+	err := f.store.CheckFile()
+	switch {
+	case err != nil && (f.gone == nil || err.Error() != f.gone.Error()):
+		f.log.Error("key store file gone: refusing every request until it is back",
+			zap.String("path", f.store.path), zap.Error(err))
+		f.v.Fence(err)
+	case err == nil && f.gone != nil:
+		f.log.Info("key store file back: serving again, with an empty cache", zap.String("path", f.store.path))
+		f.v.Unfence()
+	}
+	f.gone = err
+	return err == nil
 }
 
 // read finds the feed's starting point if it has none yet, then applies

@@ -32,6 +32,9 @@ const lockSuffix = "-migrate-lock"
 // itself would not do: the migrations must write to it meanwhile.
 func lockMigrations(ctx context.Context, path string) (unlock func(), err error) {
 	lockPath := path + lockSuffix
+	if _, err := createPrivate(lockPath); err != nil {
+		return nil, err
+	}
 	db := openDB(lockPath, 1, migrationLockWait, "_txlock=exclusive")
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -45,6 +46,8 @@ type Store struct {
 	// waiting for writes (WAL).
 	reader *sql.DB
 	feed   feedSettings
+	// ident identifies the file opened at path (see CheckFile).
+	ident os.FileInfo
 }
 
 var (
@@ -53,15 +56,28 @@ var (
 )
 
 // Open opens the keygate database in the SQLite file at path, creating the
-// file if it does not exist (its directory must), and migrates its schema.
-// It fails with a clear error, before changing anything, when path is a
-// directory, when the file is not an SQLite database, or when it is one
-// that holds other tables than keygate's.
+// file if it does not exist (its directory must), readable by this user
+// only, and migrates its schema. It fails with a clear error, before
+// changing anything, when path is a directory, when the file is not an
+// SQLite database, or when it is one that holds other tables than
+// keygate's.
 func Open(ctx context.Context, path string) (*Store, error) {
 	path, err := checkPath(path)
 	if err != nil {
 		return nil, err
 	}
+	created, err := createPrivate(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := openPrepared(ctx, path)
+	if err != nil && created {
+		removeIfEmpty(path)
+	}
+	return s, err
+}
+
+func openPrepared(ctx context.Context, path string) (*Store, error) {
 	if err := prepare(ctx, path); err != nil {
 		return nil, err
 	}
@@ -74,6 +90,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, describeErr(path, err)
 		}
 	}
+	ident, err := fileIdentity(path)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.ident = ident
 	return s, nil
 }
 
