@@ -36,12 +36,17 @@ func (w *attackWorld) testAdmin(t *testing.T) {
 				return // refused at registration
 			}
 			k := w.h.createKey(id, "ssrf")
-			for _, req := range []wireRequest{
+			reqs := []wireRequest{
 				{target: "/config/"},
 				{target: "/config/", host: w.g.AdminHost},
-				{target: "/config/", host: "localhost:" + port},
 				{target: "/i/" + id + "/config/", host: w.g.AdminHost},
-			} {
+			}
+			if w.anyHost {
+				// Caddyfile.example's site answers only 127.0.0.1: there,
+				// Host localhost selects no site and no handler runs.
+				reqs = append(reqs, wireRequest{target: "/config/", host: "localhost:" + port})
+			}
+			for _, req := range reqs {
 				req.auth = "Bearer " + k.Key
 				for proto, send := range wireProtocols {
 					r := send(t, w.addr(), req)
