@@ -42,6 +42,12 @@ type Config struct {
 	MaxLookupRate int
 	// UsageInterval is how often key uses are written to last_used_at.
 	UsageInterval time.Duration
+	// MaxTokenTTL bounds an access token's lifetime; SigningKeyTTL is how
+	// long a signing key signs; SigningKeySecret seals the signing keys'
+	// private keys in the store (empty: stored plain). See token.Ring.
+	MaxTokenTTL      time.Duration
+	SigningKeyTTL    time.Duration
+	SigningKeySecret string
 }
 
 // Runtime is a key store, the verifier in front of it, the follower of
@@ -70,6 +76,9 @@ type Runtime struct {
 
 	// usage gathers the uses of keys for last_used_at: see usage.go.
 	usage *verify.UsageRecorder
+
+	// tokens mints and verifies access tokens: see tokens.go.
+	tokens *tokens
 }
 
 // Open opens the store of cfg.Database, bounded by OpenTimeout, builds the
@@ -119,6 +128,11 @@ func open(ctx context.Context, cfg Config, metrics verify.Metrics, logger *zap.L
 	}
 	rt := &Runtime{store: store, loc: loc, verifier: verifier, ttl: ttl, staleTTL: staleTTL, now: time.Now}
 	rt.logger.Store(logger)
+	if err := rt.startTokens(ctx, cfg); err != nil {
+		verifier.Close()
+		store.Close()
+		return nil, err
+	}
 	if followed {
 		rt.follow(follower)
 	}
@@ -144,6 +158,7 @@ func (rt *Runtime) Destruct() error {
 	rt.closing.Unlock()
 	rt.stopFollowing()
 	rt.stopUsage()
+	rt.stopTokens()
 	if rt.verifier != nil {
 		rt.verifier.Close()
 	}
