@@ -122,10 +122,10 @@ bench-fleet: build
 	cd bench && $(GO) build -mod=mod $(BUILDFLAGS) -o ../bin/kgbench ./cmd/kgbench
 	./bin/kgbench -keygate $(BIN) -fleet $(FLEET) $(BENCHFLAGS)
 
-## bench-go: the Go benchmarks of the hot paths (key parsing, verifier,
+## bench-go: the Go benchmarks of the hot paths (key parsing, verifier, tokens,
 ## handler), with allocations
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem ./keystore ./verify ./caddymodule
+	$(GO) test -run '^$$' -bench . -benchmem ./keystore ./verify ./token ./caddymodule
 
 ## screenshots: run the portal's browser test with KEYGATE_SCREENSHOTS=docs,
 ## which saves README's pictures of the portal as docs/portal-*.png (needs

@@ -18,7 +18,7 @@ func TestNoCaddyBelowTheGlue(t *testing.T) {
 		forbidden []string
 	}{
 		{
-			packages:  []string{"./keystore/...", "./verify", "./gateway", "./manage", "./portal"},
+			packages:  []string{"./keystore/...", "./verify", "./gateway", "./manage", "./portal", "./token"},
 			forbidden: []string{"github.com/caddyserver/", "github.com/keygate/keygate/caddymodule"},
 		},
 		{

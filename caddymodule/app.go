@@ -17,6 +17,7 @@ import (
 
 	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/token"
 	"github.com/keygate/keygate/verify"
 )
 
@@ -98,6 +99,28 @@ type App struct {
 	// database write. Default: 5s.
 	LastUsedInterval caddy.Duration `json:"last_used_interval,omitempty"`
 
+	// The longest an access token may live: tokens issued by any
+	// keygate_token endpoint are bounded by it (their own token_ttl is at
+	// most this), and a token claiming a longer life is refused. Signing
+	// keys are kept this long after they stop signing, for the tokens
+	// they signed. Default: 1h.
+	MaxTokenTTL caddy.Duration `json:"max_token_ttl,omitempty"`
+
+	// How long a token signing key signs before the next one takes over.
+	// The gateways sharing the key store create and roll the signing keys
+	// themselves: one of them stores the next key a few minutes before
+	// the current one ends, every gateway loads it, and tokens are signed
+	// with it once all have. Default: 7d.
+	SigningKeyTTL caddy.Duration `json:"signing_key_ttl,omitempty"`
+
+	// A secret that seals the signing keys' private keys in the key store
+	// (AES-256-GCM), so that reading the database is not enough to mint
+	// tokens. Use a `{env.*}` placeholder; every gateway of the store
+	// needs the same one. A gateway without it (or with another) still
+	// verifies tokens but cannot issue them. Default: none, the private
+	// keys are stored as they are.
+	SigningKeySecret string `json:"signing_key_secret,omitempty"`
+
 	// Bounds on what bad keys may cost: see Limits.
 	Limits
 
@@ -149,6 +172,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		MaxLookupRate:        a.MaxLookupRate,
 		UsageInterval:        time.Duration(a.LastUsedInterval),
 		Version:              caddy.CustomVersion, // what `make build` stamps
+		MaxTokenTTL:          time.Duration(a.MaxTokenTTL),
+		SigningKeyTTL:        time.Duration(a.SigningKeyTTL),
+		SigningKeySecret:     caddy.NewReplacer().ReplaceKnown(a.SigningKeySecret, ""),
 	}
 	val, loaded, err := stores.LoadOrNew(cfg, func() (caddy.Destructor, error) {
 		return gateway.Open(ctx, cfg, metrics.verifier(), a.logger)
@@ -215,6 +241,12 @@ func (a *App) applyDefaults() error {
 	if a.LastUsedInterval == 0 {
 		a.LastUsedInterval = caddy.Duration(verify.DefaultUsageInterval)
 	}
+	if a.MaxTokenTTL == 0 {
+		a.MaxTokenTTL = caddy.Duration(token.DefaultMaxTTL)
+	}
+	if a.SigningKeyTTL == 0 {
+		a.SigningKeyTTL = caddy.Duration(token.DefaultSigningKeyTTL)
+	}
 	switch {
 	case a.CacheSize < 0:
 		return fmt.Errorf("cache_size must be positive, got %d", a.CacheSize)
@@ -230,6 +262,10 @@ func (a *App) applyDefaults() error {
 		return fmt.Errorf("max_key_age must be positive, got %s", time.Duration(a.MaxKeyAge))
 	case a.LastUsedInterval < 0:
 		return fmt.Errorf("last_used_interval must be positive, got %s", time.Duration(a.LastUsedInterval))
+	case a.MaxTokenTTL < caddy.Duration(time.Second):
+		return fmt.Errorf("max_token_ttl must be at least 1s, got %s", time.Duration(a.MaxTokenTTL))
+	case a.SigningKeyTTL < caddy.Duration(10*time.Minute):
+		return fmt.Errorf("signing_key_ttl must be at least 10m, got %s", time.Duration(a.SigningKeyTTL))
 	}
 	return checkKeyPrefix(a.KeyPrefix)
 }

@@ -50,6 +50,9 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //		max_lookup_rate        <n>|off
 //		failed_auth_limit      <n>|off
 //		failed_auth_window     <duration>
+//		max_token_ttl          <duration>
+//		signing_key_ttl        <duration>
+//		signing_key_secret     <secret>
 //	}
 //
 // Every subdirective is optional and may be given once. Sizes take units
@@ -80,6 +83,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if a.KeyPrefix, err = singleArg(d); err == nil {
 				err = dispenserErr(d, checkKeyPrefix(a.KeyPrefix))
 			}
+		case "max_token_ttl":
+			a.MaxTokenTTL, err = durationArg(d)
+		case "signing_key_ttl":
+			a.SigningKeyTTL, err = durationArg(d)
+		case "signing_key_secret":
+			a.SigningKeySecret, err = singleArg(d)
 		case "max_concurrent_lookups", "max_lookup_rate", "failed_auth_limit", "failed_auth_window":
 			err = a.Limits.unmarshalOption(d, sub)
 		default:

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/keystore"
 	"github.com/keygate/keygate/verify"
 )
@@ -160,6 +161,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			return h.refuse(w, r, refuseRevoked, &cred, "", nil)
 		case errors.Is(err, keystore.ErrExpired):
 			return h.refuse(w, r, refuseExpired, &cred, "", nil)
+		case errors.Is(err, keystore.ErrExchangeOnly):
+			return h.refuse(w, r, refuseExchangeOnly, &cred, "", nil)
 		default:
 			return h.refuse(w, r, refuseUnavailable, nil, "", err)
 		}
@@ -174,6 +177,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return caddyhttp.Error(http.StatusBadGateway, err)
 	}
 
+	kind := gateway.Kind(token)
 	h.setUpstreamHeaders(r.Header, &cred)
 	h.guardTrailers(r)
 	keyID := any(cred.KeyID)
@@ -186,7 +190,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl.Set("keygate.integration.path", t.pathVal)
 	repl.Set("http.auth.user.id", keyID)
 	caddyhttp.SetVar(r.Context(), targetVar, t)
-	h.logAllowed(r, &cred)
+	h.logAllowed(r, &cred, kind)
 	metrics.allowed.Inc()
 	return next.ServeHTTP(w, r)
 }

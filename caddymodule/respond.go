@@ -4,13 +4,16 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/token"
 )
 
 // refusal is one way of refusing a request: the response (RFC 6750) and the
@@ -43,6 +46,7 @@ var (
 	refuseUnknown          = &refusal{"unknown", http.StatusUnauthorized, challengeInvalid, bodyInvalid, zapcore.InfoLevel}
 	refuseRevoked          = &refusal{"revoked", http.StatusUnauthorized, challengeInvalid, bodyInvalid, zapcore.WarnLevel}
 	refuseExpired          = &refusal{"expired", http.StatusUnauthorized, challengeInvalid, bodyInvalid, zapcore.WarnLevel}
+	refuseExchangeOnly     = &refusal{"exchange_only", http.StatusUnauthorized, challengeInvalid, bodyInvalid, zapcore.WarnLevel}
 	refuseWrongIntegration = &refusal{"wrong_integration", http.StatusForbidden, challengeScope, bodyScope, zapcore.WarnLevel}
 	refuseUnavailable      = &refusal{"store_unavailable", http.StatusServiceUnavailable, "", bodyUnavailable, zapcore.InfoLevel}
 	// refuseBadPath: the request's path is ambiguous; no key was looked at.
@@ -70,12 +74,25 @@ func (rf *refusal) write(w http.ResponseWriter) {
 // key's record when one was found; pinned is the integration the route
 // requires, for wrong_integration.
 func (h *Handler) logRefusal(r *http.Request, rf *refusal, cred *keystore.Credential, pinned string, err error) {
+	kind := ""
+	if tok, st := bearerToken(r.Header); st == credentialsOK {
+		kind = gateway.Kind(tok)
+	}
+	h.logRefusalOf(kind, r, rf, cred, pinned, err)
+}
+
+// logRefusalOf is logRefusal for a credential of this kind ("key",
+// "token", or "" for none).
+func (h *Handler) logRefusalOf(kind string, r *http.Request, rf *refusal, cred *keystore.Credential, pinned string, err error) {
 	ce := h.logger.Check(rf.level, "request refused")
 	if ce == nil {
 		return
 	}
 	fields := make([]zap.Field, 0, 12)
 	fields = append(fields, zap.String("reason", rf.reason))
+	if kind != "" {
+		fields = append(fields, zap.String("credential", kind))
+	}
 	if cred != nil && cred.KeyID != "" {
 		fields = append(fields,
 			zap.String("key_id", cred.KeyID),
@@ -93,13 +110,14 @@ func (h *Handler) logRefusal(r *http.Request, rf *refusal, cred *keystore.Creden
 }
 
 // logAllowed writes the debug entry of an authenticated request.
-func (h *Handler) logAllowed(r *http.Request, cred *keystore.Credential) {
+func (h *Handler) logAllowed(r *http.Request, cred *keystore.Credential, kind string) {
 	ce := h.logger.Check(zapcore.DebugLevel, "request allowed")
 	if ce == nil {
 		return
 	}
-	fields := make([]zap.Field, 0, 10)
+	fields := make([]zap.Field, 0, 11)
 	fields = append(fields,
+		zap.String("credential", kind),
 		zap.String("key_id", cred.KeyID),
 		zap.String("key_name", cred.KeyName),
 		zap.String("integration", cred.IntegrationID))
@@ -122,8 +140,8 @@ func (h *Handler) appendRequestFields(fields []zap.Field, r *http.Request) []zap
 	prefix := h.app.Prefix()
 	return append(fields,
 		zap.String("method", r.Method),
-		zap.String("host", keystore.RedactKeys(r.Host, prefix)),
-		zap.String("uri", keystore.RedactKeys(clientURI(r), prefix)))
+		zap.String("host", redactTokens(keystore.RedactKeys(r.Host, prefix))),
+		zap.String("uri", redactTokens(keystore.RedactKeys(clientURI(r), prefix))))
 }
 
 // clientURI is the URI the client asked for, before any rewrite that ran
@@ -134,4 +152,36 @@ func clientURI(r *http.Request) string {
 		return orig.RequestURI
 	}
 	return r.RequestURI
+}
+
+// redactTokens returns s with every access token in it, whole, replaced
+// by `kgt_REDACTED`: after keystore.RedactKeys, the short pieces of a
+// token between its '-', '_' and '.' would be left, and a token's header
+// can be rebuilt.
+func redactTokens(s string) string {
+	if !strings.Contains(s, token.Prefix) {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.Index(s, token.Prefix)
+		if i < 0 {
+			break
+		}
+		end := i + len(token.Prefix)
+		for end < len(s) && isTokenByte(s[end]) {
+			end++
+		}
+		b.WriteString(s[:i+len(token.Prefix)])
+		b.WriteString(keystore.RedactedKey)
+		s = s[end:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// isTokenByte reports whether c can be part of an access token: base64url
+// and the dots between a JWT's parts.
+func isTokenByte(c byte) bool {
+	return '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || c == '-' || c == '_' || c == '.'
 }

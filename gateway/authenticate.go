@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/token"
 )
 
 // errClosed says a runtime was closed, by a reload, under its user.
@@ -47,14 +48,25 @@ type kind interface {
 // kinds are the kinds of credential, in the order they are tried. Access
 // keys come last: whatever no other kind claims is an access key or
 // malformed.
-var kinds = [...]kind{accessKey{}}
+var kinds = [...]kind{accessToken{}, accessKey{}}
+
+// Kind names the kind of credential, for the auth log's `credential`
+// field: "token" or "key".
+func Kind(credential string) string {
+	if token.IsToken(credential) {
+		return "token"
+	}
+	return "key"
+}
 
 // Authenticate returns the key that credential (the token of a Bearer
-// header) stands for, or why it is refused: keystore.ErrMalformed,
-// keystore.ErrUnknownKey, keystore.ErrRevoked or keystore.ErrExpired (with
-// the key, for the log), or an error wrapping keystore.ErrStoreUnavailable
-// when the key is not cached and the store cannot answer. A key older than
-// MaxKeyAge is refused with keystore.ErrExpired. An accepted key's use is
+// header: an access key or an access token) stands for, or why it is
+// refused: keystore.ErrMalformed, keystore.ErrUnknownKey,
+// keystore.ErrRevoked, keystore.ErrExpired or keystore.ErrExchangeOnly
+// (with the key, for the log), or an error wrapping
+// keystore.ErrStoreUnavailable when the key is not cached and the store
+// cannot answer. A key older than MaxKeyAge is refused with
+// keystore.ErrExpired, and so are its tokens. An accepted key's use is
 // recorded for last_used_at.
 func (a *Authenticator) Authenticate(ctx context.Context, credential string) (keystore.Credential, error) {
 	return a.authenticate(ctx, credential, false)
@@ -76,6 +88,35 @@ func (a *Authenticator) authenticate(ctx context.Context, credential string, cac
 			break
 		}
 	}
+	cred, err := a.authenticateKind(ctx, k, credential, cachedOnly)
+	if err == nil && cred.ExchangeOnly && k == (accessKey{}) {
+		return cred, keystore.ErrExchangeOnly
+	}
+	return cred, err
+}
+
+// AuthenticateKey is Authenticate for an access key alone, exchange-only
+// ones included: what the token endpoint and keygate_rotate take. A token
+// is malformed there.
+func (a *Authenticator) AuthenticateKey(ctx context.Context, key string) (keystore.Credential, error) {
+	if token.IsToken(key) {
+		return keystore.Credential{}, keystore.ErrMalformed
+	}
+	return a.authenticateKind(ctx, accessKey{}, key, false)
+}
+
+// CurrentRuntime returns the runtime to use now: a.Runtime, or the
+// fallback's when a reload closed it.
+func (a *Authenticator) CurrentRuntime() *Runtime {
+	if a.Runtime.isClosed() && a.Fallback != nil {
+		if next := a.Fallback(); next != nil {
+			return next
+		}
+	}
+	return a.Runtime
+}
+
+func (a *Authenticator) authenticateKind(ctx context.Context, k kind, credential string, cachedOnly bool) (keystore.Credential, error) {
 	rt := a.Runtime
 	cred, err := k.verify(ctx, a, rt, credential, cachedOnly)
 	if errors.Is(err, errClosed) && a.Fallback != nil {
@@ -109,4 +150,11 @@ func (rt *Runtime) verify(ctx context.Context, hash keystore.Hash, cachedOnly bo
 		return rt.verifier.VerifyCached(hash)
 	}
 	return rt.verifier.Verify(ctx, hash)
+}
+
+// isClosed reports whether Destruct ran.
+func (rt *Runtime) isClosed() bool {
+	rt.closing.RLock()
+	defer rt.closing.RUnlock()
+	return rt.closed
 }

@@ -46,6 +46,12 @@ type Config struct {
 	// Version is keygate's version as the fleet table shows it; empty:
 	// the main module's.
 	Version string
+	// MaxTokenTTL bounds an access token's lifetime; SigningKeyTTL is how
+	// long a signing key signs; SigningKeySecret seals the signing keys'
+	// private keys in the store (empty: stored plain). See token.Ring.
+	MaxTokenTTL      time.Duration
+	SigningKeyTTL    time.Duration
+	SigningKeySecret string
 }
 
 // Runtime is a key store, the verifier in front of it, the follower of
@@ -78,6 +84,9 @@ type Runtime struct {
 
 	// usage gathers the uses of keys for last_used_at: see usage.go.
 	usage *verify.UsageRecorder
+
+	// tokens mints and verifies access tokens: see tokens.go.
+	tokens *tokens
 }
 
 // Open opens the store of cfg.Database, bounded by OpenTimeout, builds the
@@ -133,6 +142,13 @@ func open(ctx context.Context, cfg Config, metrics verify.Metrics, logger *zap.L
 			store.Close()
 			return nil, err
 		}
+	}
+	if err := rt.startTokens(ctx, cfg); err != nil {
+		verifier.Close()
+		store.Close()
+		return nil, err
+	}
+	if followed {
 		rt.follow(follower)
 	}
 	rt.startUsage(cfg.UsageInterval, metrics)
@@ -157,6 +173,7 @@ func (rt *Runtime) Destruct() error {
 	rt.closing.Unlock()
 	rt.stopFollowing()
 	rt.stopUsage()
+	rt.stopTokens()
 	if rt.verifier != nil {
 		rt.verifier.Close()
 	}

@@ -4,10 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -23,36 +19,8 @@ import (
 func TestReadmeLoopOnCaddyfileExample(t *testing.T) {
 	t.Parallel()
 	h, _ := newDefaultStoreHarness(t)
-	example, err := os.ReadFile(repoPath(t, "Caddyfile.example"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var demo string
-	g := h.retryOnTakenPort("Caddyfile.example", func() (*gateway, error) {
-		port, demoPort, adminPort := freePort(t), freePort(t), freePort(t)
-		conf := strings.NewReplacer(
-			"127.0.0.1:8080", fmt.Sprintf("127.0.0.1:%d", port),
-			"127.0.0.1:9001", fmt.Sprintf("127.0.0.1:%d", demoPort),
-			"127.0.0.1:2019", fmt.Sprintf("127.0.0.1:%d", adminPort),
-		).Replace(string(example))
-		dir := t.TempDir()
-		confPath := filepath.Join(dir, "Caddyfile")
-		if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-			return nil, err
-		}
-		stderr := filepath.Join(dir, "stderr.log")
-		g := &gateway{
-			URL:      fmt.Sprintf("http://127.0.0.1:%d", port),
-			AdminURL: fmt.Sprintf("http://127.0.0.1:%d", adminPort),
-			// Caddyfile.example logs JSON to standard error.
-			LogPath: stderr, stderrPath: stderr,
-			h: h, exited: make(chan struct{}),
-		}
-		demo = fmt.Sprintf("http://127.0.0.1:%d", demoPort)
-		cmd := exec.Command(keygateBin, "run", "--config", confPath)
-		cmd.Env = append(processEnv(t), h.env...)
-		return g, g.launch(cmd)
-	})
+	g := h.startCaddyfileExample()
+	demo := g.DemoURL
 
 	h.mustCLI("integrations", "add", "demo", "--base-url", demo)
 	k := h.createKey("demo", "alice")

@@ -1,6 +1,7 @@
 package integration_tests
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -25,6 +26,50 @@ func containsSecret(text string, keys []string) bool {
 		}
 	}
 	return false
+}
+
+// leaksDecoded says how text holds a key of h's, read as it is or
+// percent-decoded up to three times; empty when it does not.
+func leaksDecoded(h *harness, text string) string {
+	for i := range 4 {
+		if h.leaks(text) {
+			if i == 0 {
+				return "as is"
+			}
+			return fmt.Sprintf("once percent-decoded %d times", i)
+		}
+		text = percentDecode(text)
+	}
+	return ""
+}
+
+// percentDecode decodes every valid %XX in s, leaving anything else as it
+// is.
+func percentDecode(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 func TestContainsSecret(t *testing.T) {

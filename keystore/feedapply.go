@@ -30,6 +30,9 @@ func ApplyFeed(v Cache, log *zap.Logger, last, pruned int64, changes []FeedChang
 	for _, c := range changes {
 		if len(c.KeyHash) == len(Hash{}) {
 			v.Invalidate(Hash(c.KeyHash))
+			if c.KeyID != "" {
+				v.Invalidate(IDHash(c.KeyID)) // the key's access tokens
+			}
 			if ce := log.Check(zap.DebugLevel, "key changed"); ce != nil {
 				ce.Write(zap.Int64("seq", c.Seq), zap.String("op", c.Op), zap.String("key_id", c.KeyID))
 			}

@@ -53,3 +53,13 @@ func ParseLifetime(s string, zeroOK bool) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// FormatLifetime writes d as ParseLifetime reads it: whole days as "30d",
+// anything else as a Go duration.
+func FormatLifetime(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d > 0 && d%day == 0 {
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	return d.String()
+}

@@ -13,6 +13,16 @@ type Integration struct {
 	ID        string    `json:"id"`
 	BaseURL   string    `json:"base_url"`
 	CreatedAt time.Time `json:"created_at"`
+	// Rotation is the default rotation period of its keys and the grace
+	// of a key its calling system rolls itself.
+	Rotation Rotation `json:"-"`
+}
+
+// Rotation is how often keys are to be rolled, and how long a rolled key
+// keeps working; zero values: never, and no grace.
+type Rotation struct {
+	Every time.Duration
+	Grace time.Duration
 }
 
 // Key is an Access Key's record. The key itself is never stored: only its
@@ -25,6 +35,29 @@ type Key struct {
 	ExpiresAt     *time.Time `json:"expires_at"`
 	RevokedAt     *time.Time `json:"revoked_at"`
 	LastUsedAt    *time.Time `json:"last_used_at"`
+	// ExchangeOnly keys are refused at the edge: they only get access
+	// tokens at the token endpoint. In JSON only when true.
+	ExchangeOnly bool `json:"exchange_only,omitempty"`
+	// RotateEvery is how often the key is to be rolled; zero: as its
+	// integration's Rotation says.
+	RotateEvery time.Duration `json:"-"`
+	// RotateDueAt is when the key is due to be rolled, by its own period or
+	// its integration's; nil: never, or not computed. Stores leave it nil:
+	// management fills it in.
+	RotateDueAt *time.Time `json:"rotate_due,omitempty"`
+}
+
+// RotateDue returns when the key is due to be rolled given its
+// integration's default period, and false when it never is.
+func (k Key) RotateDue(integrationDefault time.Duration) (time.Time, bool) {
+	every := k.RotateEvery
+	if every == 0 {
+		every = integrationDefault
+	}
+	if every <= 0 {
+		return time.Time{}, false
+	}
+	return k.CreatedAt.Add(every), true
 }
 
 // Status returns "revoked", "expired" or "active" as of now.
@@ -45,6 +78,9 @@ var (
 	ErrUnknownKey = errors.New("unknown key")
 	ErrRevoked    = errors.New("key revoked")
 	ErrExpired    = errors.New("key expired")
+	// ErrExchangeOnly: an exchange-only key presented at the edge, where
+	// only its access tokens are good.
+	ErrExchangeOnly = errors.New("exchange-only key presented at the edge")
 )
 
 // Credential is what authentication needs to know about a key: the record
@@ -57,6 +93,7 @@ type Credential struct {
 	CreatedAt     time.Time
 	ExpiresAt     time.Time // zero: never
 	RevokedAt     time.Time // zero: not revoked; a deleted key's deletion time
+	ExchangeOnly  bool      // refused at the edge, good at the token endpoint only
 }
 
 // OlderThan reports whether the key was created more than maxAge before

@@ -43,6 +43,9 @@ type Store interface {
 	// revoked or expired ones included, or an error wrapping ErrNotFound.
 	// A deleted key's credential is revoked at its deletion time.
 	LookupCredential(ctx context.Context, hash Hash) (Credential, error)
+	// LookupCredentialByID is LookupCredential by the key's id, for the
+	// parent key of an access token.
+	LookupCredentialByID(ctx context.Context, id string) (Credential, error)
 
 	// CreateIntegration stores in as Integration.Normalize returns it; a
 	// zero CreatedAt means now. It fails with ErrIntegrationExists when
@@ -104,6 +107,14 @@ type Store interface {
 	// fails with ErrNotFound, or with ErrIntegrationInUse when it has keys
 	// active at now (neither revoked, expired nor deleted) unless force.
 	RemoveIntegration(ctx context.Context, id string, force bool, now time.Time) (int, error)
+	// GetIntegration returns the integration with this id, or fails with
+	// ErrNotFound.
+	GetIntegration(ctx context.Context, id string) (Integration, error)
+	// SetIntegrationRotation changes an integration's Rotation and returns
+	// it; ErrNotFound when unknown.
+	SetIntegrationRotation(ctx context.Context, id string, r Rotation) (Integration, error)
+
+	SigningKeyStore
 
 	Close()
 }

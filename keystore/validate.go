@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -73,6 +74,9 @@ func (k NewKey) Validate() error {
 	case k.Hash == Hash{}:
 		return errors.New("the key hash is missing")
 	}
+	if err := (Rotation{Every: k.RotateEvery}).Validate(); err != nil {
+		return err
+	}
 	if err := CheckKeyName(k.Name); err != nil {
 		return fmt.Errorf("invalid key name: %w", err)
 	}
@@ -88,6 +92,9 @@ func (in Integration) Normalize() (Integration, error) {
 	}
 	u, err := ParseBaseURL(in.BaseURL)
 	if err != nil {
+		return Integration{}, err
+	}
+	if err := in.Rotation.Validate(); err != nil {
 		return Integration{}, err
 	}
 	in.BaseURL = u.String()
@@ -237,6 +244,20 @@ func checkBaseURL(raw string, u *url.URL) error {
 	}
 	if AmbiguousPath(u.EscapedPath()) {
 		return fmt.Errorf("invalid base URL %q: the path must not hold dot-segments (. or .., in any encoding), encoded slashes or backslashes, backslashes or control characters", raw)
+	}
+	return nil
+}
+
+// Validate checks a rotation period and grace: whole seconds, the period
+// at least a minute, neither negative.
+func (r Rotation) Validate() error {
+	switch {
+	case r.Every < 0 || r.Grace < 0:
+		return errors.New("rotation period and grace must not be negative")
+	case r.Every != 0 && r.Every < time.Minute:
+		return fmt.Errorf("rotation period %s is under a minute", r.Every)
+	case r.Every%time.Second != 0 || r.Grace%time.Second != 0:
+		return errors.New("rotation period and grace must be whole seconds")
 	}
 	return nil
 }

@@ -133,6 +133,12 @@ type KeyRequest struct {
 	// ExpiresIn is a lifetime as keystore.ParseLifetime reads it; empty:
 	// never.
 	ExpiresIn string `json:"expires_in"`
+	// ExchangeOnly keys are refused at the edge and only get access
+	// tokens at the token endpoint.
+	ExchangeOnly bool `json:"exchange_only"`
+	// RotateEvery is how often the key is to be rolled, a lifetime;
+	// empty: as its integration says.
+	RotateEvery string `json:"rotate_every"`
 }
 
 // CreatedKey is a key just made: its record, and the key itself, which is
@@ -217,6 +223,12 @@ func (m *Manager) CreateKey(ctx context.Context, req KeyRequest) (CreatedKey, er
 	if err != nil {
 		return CreatedKey{}, err
 	}
+	created.ExchangeOnly = req.ExchangeOnly
+	if req.RotateEvery != "" {
+		if created.RotateEvery, err = CheckRotateEvery("rotate_every", req.RotateEvery); err != nil {
+			return CreatedKey{}, err
+		}
+	}
 	if err := m.Store.CreateKey(ctx, created.NewKey); err != nil {
 		if errors.Is(err, keystore.ErrUnknownIntegration) {
 			return CreatedKey{}, notFound(fmt.Sprintf("unknown integration %q", req.Integration),
@@ -268,6 +280,9 @@ func (m *Manager) ListKeys(ctx context.Context, q KeyQuery) ([]keystore.Key, err
 	if err != nil {
 		return nil, fmt.Errorf("listing keys: %w", err)
 	}
+	if keys, err = m.withRotateDue(ctx, keys); err != nil {
+		return nil, err
+	}
 	if !q.Active && !q.Revoked && !q.Expired {
 		return keys, nil
 	}
@@ -291,7 +306,11 @@ func (m *Manager) ShowKey(ctx context.Context, id string) (keystore.Key, error) 
 	if err != nil {
 		return keystore.Key{}, m.keyError("reading", id, err)
 	}
-	return k, nil
+	keys, err := m.withRotateDue(ctx, []keystore.Key{k})
+	if err != nil {
+		return keystore.Key{}, err
+	}
+	return keys[0], nil
 }
 
 // RevokeKey revokes a key now.

@@ -85,14 +85,20 @@ type KeyView struct {
 	keystore.Key
 	Status   string     `json:"status"`
 	RotateBy *time.Time `json:"rotate_by,omitempty"`
-	Age      string     `json:"age,omitempty"`
+	// RotateEvery is the key's own rotation period, such as "30d".
+	RotateEvery string `json:"rotate_every,omitempty"`
+	Age         string `json:"age,omitempty"`
 }
 
 // NewKeyView returns k as JSON shows it; maxAge 0 means no maximum.
 func NewKeyView(k keystore.Key, now time.Time, maxAge time.Duration) KeyView {
 	k.CreatedAt = k.CreatedAt.UTC()
 	k.ExpiresAt, k.RevokedAt, k.LastUsedAt = utcPtr(k.ExpiresAt), utcPtr(k.RevokedAt), utcPtr(k.LastUsedAt)
+	k.RotateDueAt = utcPtr(k.RotateDueAt)
 	v := KeyView{Key: k, Status: k.Status(now)}
+	if k.RotateEvery > 0 {
+		v.RotateEvery = keystore.FormatLifetime(k.RotateEvery)
+	}
 	if maxAge > 0 {
 		by := k.CreatedAt.Add(maxAge)
 		v.RotateBy, v.Age = &by, AgeMark(k.CreatedAt, now, maxAge)

@@ -216,7 +216,7 @@ func (v *Verifier) Verify(ctx context.Context, hash keystore.Hash) (keystore.Cre
 		return e.result(now)
 	}
 	v.metrics.CacheMisses.Inc()
-	e, err := v.load(ctx, hash)
+	e, err := v.load(ctx, hash, func(ctx context.Context) (keystore.Credential, error) { return v.store.LookupCredential(ctx, hash) })
 	if err != nil {
 		return keystore.Credential{}, err
 	}
@@ -317,11 +317,11 @@ func (e *entry) result(now time.Time) (keystore.Credential, error) {
 // A caller may join a read that began before an invalidation or DropAll
 // that happened before the caller asked; it then starts a read of its own,
 // which begins after both.
-func (v *Verifier) load(ctx context.Context, hash keystore.Hash) (*entry, error) {
+func (v *Verifier) load(ctx context.Context, hash keystore.Hash, fetch fetchFunc) (*entry, error) {
 	key := string(hash[:])
 	gen, epoch := v.gen.Load(), v.epoch.Load()
 	for attempt := 0; ; attempt++ {
-		res, err, _ := v.group.Do(key, func() (any, error) { return v.read(ctx, hash) })
+		res, err, _ := v.group.Do(key, func() (any, error) { return v.read(ctx, hash, fetch) })
 		if err != nil {
 			return nil, err
 		}
@@ -333,15 +333,18 @@ func (v *Verifier) load(ctx context.Context, hash keystore.Hash) (*entry, error)
 	}
 }
 
-// read looks hash up in the store and caches the answer.
-func (v *Verifier) read(ctx context.Context, hash keystore.Hash) (*entry, error) {
+// fetchFunc reads one credential from the store.
+type fetchFunc func(ctx context.Context) (keystore.Credential, error)
+
+// read looks hash up in the store with fetch and caches the answer.
+func (v *Verifier) read(ctx context.Context, hash keystore.Hash, fetch fetchFunc) (*entry, error) {
 	// A flight that just ended has cached its result (put waits for the
 	// Set): callers that missed it must not read the store again.
 	if e, ok := v.cache.Get(cacheKey(hash)); ok && v.current(e, hash, v.now()) {
 		return e, nil
 	}
 	readGen, epoch := v.gen.Load(), v.epoch.Load()
-	cred, err := v.lookup(ctx, hash)
+	cred, err := v.lookup(ctx, fetch)
 	e := &entry{hash: hash, epoch: epoch, readGen: readGen}
 	e.checked.Store(readGen)
 	switch {
@@ -361,7 +364,7 @@ func (v *Verifier) read(ctx context.Context, hash keystore.Hash) (*entry, error)
 
 // lookup asks the store, within the lookup rate, the cap on concurrent
 // lookups and the lookup timeout, and measures it.
-func (v *Verifier) lookup(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
+func (v *Verifier) lookup(ctx context.Context, fetch fetchFunc) (keystore.Credential, error) {
 	if !v.rate.allow(v.now().UnixNano()) {
 		v.metrics.LookupRateRefused.Inc()
 		return keystore.Credential{}, ErrLookupsBusy
@@ -377,7 +380,7 @@ func (v *Verifier) lookup(ctx context.Context, hash keystore.Hash) (keystore.Cre
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.timeout)
 	defer cancel()
 	began := time.Now()
-	cred, err := v.store.LookupCredential(ctx, hash)
+	cred, err := fetch(ctx)
 	v.metrics.LookupDuration.Observe(time.Since(began).Seconds())
 	return cred, err
 }

@@ -12,21 +12,25 @@ import (
 
 // setupIntegrations configures `keygate integrations` and its subcommands.
 func (c *cli) setupIntegrations(cmd *cobra.Command) {
-	c.setupGroup(cmd, c.integrationsAdd(), c.integrationsList(), c.integrationsSetURL(), c.integrationsRemove())
+	c.setupGroup(cmd, c.integrationsAdd(), c.integrationsList(), c.integrationsSetURL(), c.integrationsSetRotation(), c.integrationsRemove())
 }
 
 // integrationsAdd is `keygate integrations add ID --base-url URL [--json]`.
 func (c *cli) integrationsAdd() *cobra.Command {
-	cmd := newSubcommand("add ID --base-url URL [--json]", "Add an integration reached at a base URL", "integration ID")
+	cmd := newSubcommand("add ID --base-url URL [--rotate-every DURATION] [--rotate-grace DURATION] [--json]", "Add an integration reached at a base URL", "integration ID")
 	cmd.Long = `Add an integration: ID is 1 to 63 lowercase letters, digits, '-' or '_',
 starting with a letter or digit; URL is http(s)://host[:port][/path], without
 credentials, query or fragment. A request to the gateway for /p is proxied to
 URL/p.`
 	cmd.Annotations = map[string]string{annotationCreatesStore: "yes"}
 	baseURL := cmd.Flags().String("base-url", "", "the integration's base URL, http(s)://host[:port][/path]")
+	every, grace := rotationFlags(cmd)
 	asJSON := cmd.Flags().Bool("json", false, "print the integration as a JSON object")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		id := args[0]
+		if err := checkRotationFlags(*every, *grace); err != nil {
+			return err
+		}
 		if *baseURL == "" && manage.CheckIntegrationID("id", id) == nil {
 			return fmt.Errorf("missing --base-url URL (usage: %s)", cmd.UseLine())
 		}
@@ -37,6 +41,11 @@ URL/p.`
 			in, err := m.AddIntegration(ctx, id, *baseURL)
 			if err != nil {
 				return err
+			}
+			if *every != "" || *grace != "" {
+				if in, err = m.SetIntegrationRotation(ctx, id, *every, *grace); err != nil {
+					return err
+				}
 			}
 			if *asJSON {
 				return writeJSON(cmd.OutOrStdout(), manage.IntegrationJSON(in))

@@ -20,17 +20,30 @@ func (c *cli) setupKeys(cmd *cobra.Command) {
 // keysCreate is `keygate keys create --integration ID --name NAME
 // [--expires-in DURATION] [--json]`.
 func (c *cli) keysCreate() *cobra.Command {
-	cmd := newSubcommand("create --integration ID --name NAME [--expires-in DURATION] [--json]",
+	cmd := newSubcommand("create --integration ID --name NAME [--expires-in DURATION] [--exchange-only] [--rotate-every DURATION] [--json]",
 		"Create an Access Key for an integration and show it once")
 	cmd.Long = `Create an Access Key for an integration. The key is printed once and cannot
 be shown again: only its hash is stored. DURATION is a Go duration ("12h",
-"90m") or a number of days ("30d"); without it the key never expires.`
+"90m") or a number of days ("30d"); without it the key never expires.
+
+An --exchange-only key is refused at the edge: it only gets short-lived
+access tokens at a keygate_token endpoint, so that the long-lived secret never
+travels with ordinary requests. --rotate-every says how often the calling
+system is to roll the key ('keygate credential rotate' does it); without it,
+the integration's default applies.`
 	var req manage.KeyRequest
 	cmd.Flags().StringVar(&req.Integration, "integration", "", "the integration the key gives access to")
 	cmd.Flags().StringVar(&req.Name, "name", "", "a name to recognise the key by, such as its owner")
 	cmd.Flags().StringVar(&req.ExpiresIn, "expires-in", "", `lifetime of the key, such as "90d" or "12h" (default: never expires)`)
+	cmd.Flags().BoolVar(&req.ExchangeOnly, "exchange-only", false, "refuse the key at the edge: it only gets access tokens")
+	cmd.Flags().StringVar(&req.RotateEvery, "rotate-every", "", `how often the key is to be rolled, such as "30d" (default: the integration's)`)
 	asJSON := cmd.Flags().Bool("json", false, "print a JSON object")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if cmd.Flags().Changed("rotate-every") {
+			if _, err := manage.CheckRotateEvery("rotate_every", req.RotateEvery); err != nil {
+				return phrase(err)
+			}
+		}
 		if req.Integration == "" {
 			return fmt.Errorf("missing --integration ID (usage: %s)", cmd.UseLine())
 		}

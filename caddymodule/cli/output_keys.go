@@ -16,14 +16,15 @@ import (
 // writeKeysTable prints keys as an aligned table, their status as of now,
 // and with maxAge > 0 an AGE column of marks.
 func writeKeysTable(w io.Writer, keys []keystore.Key, now time.Time, maxAge time.Duration) error {
-	header := []string{"ID", "NAME", "INTEGRATION", "STATUS", "CREATED", "EXPIRES", "LAST USED"}
+	header := []string{"ID", "NAME", "INTEGRATION", "STATUS", "CREATED", "EXPIRES", "LAST USED", "ROTATE DUE"}
 	if maxAge > 0 {
 		header = append(header, "AGE")
 	}
 	rows := make([][]string, len(keys))
 	for i, k := range keys {
 		rows[i] = []string{k.ID, printable(k.Name), k.IntegrationID, k.Status(now),
-			formatTime(k.CreatedAt), formatOptionalTime(k.ExpiresAt, "never"), formatOptionalTime(k.LastUsedAt, "never")}
+			formatTime(k.CreatedAt), formatOptionalTime(k.ExpiresAt, "never"), formatOptionalTime(k.LastUsedAt, "never"),
+			rotateDue(k, now)}
 		if maxAge > 0 {
 			mark := manage.AgeMark(k.CreatedAt, now, maxAge)
 			if mark == "" {
@@ -33,6 +34,22 @@ func writeKeysTable(w io.Writer, keys []keystore.Key, now time.Time, maxAge time
 		}
 	}
 	return writeTable(w, "No keys.", header, rows)
+}
+
+// rotateDue says when k is due to be rolled: "never", a time, or "now"
+// past it; "(exchange only)" follows for such keys.
+func rotateDue(k keystore.Key, now time.Time) string {
+	s := "never"
+	switch {
+	case k.RotateDueAt != nil && !now.Before(*k.RotateDueAt):
+		s = "now"
+	case k.RotateDueAt != nil:
+		s = formatTime(*k.RotateDueAt)
+	}
+	if k.ExchangeOnly {
+		s += " (exchange only)"
+	}
+	return s
 }
 
 // writeKeyDetails prints one key's record.
@@ -45,6 +62,7 @@ func writeKeyDetails(w io.Writer, k keystore.Key, now time.Time) error {
 		p.cellsf(tw, "status:\t%s", k.Status(now))
 		p.cellsf(tw, "created:\t%s", formatTime(k.CreatedAt))
 		p.cellsf(tw, "expires:\t%s", formatOptionalTime(k.ExpiresAt, "never"))
+		p.cellsf(tw, "rotate due:\t%s", rotateDue(k, now))
 		p.cellsf(tw, "revoked:\t%s", formatOptionalTime(k.RevokedAt, "no"))
 		p.cellsf(tw, "last used:\t%s", formatOptionalTime(k.LastUsedAt, "never"))
 		p.flush(tw)

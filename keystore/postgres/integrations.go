@@ -17,8 +17,9 @@ func (s *Store) CreateIntegration(ctx context.Context, in keystore.Integration) 
 	}
 	err = s.retry(false, func() error {
 		_, err := s.pool.Exec(ctx,
-			`INSERT INTO keygate_integrations (id, base_url, created_at) VALUES ($1, $2, COALESCE($3, now()))`,
-			in.ID, in.BaseURL, nullTime(in.CreatedAt))
+			`INSERT INTO keygate_integrations (id, base_url, created_at, rotate_every_seconds, rotate_grace_seconds)
+			VALUES ($1, $2, COALESCE($3, now()), $4, $5)`,
+			in.ID, in.BaseURL, nullTime(in.CreatedAt), nullSeconds(in.Rotation.Every), nullSeconds(in.Rotation.Grace))
 		return err
 	})
 	if err != nil {
@@ -31,16 +32,11 @@ func (s *Store) CreateIntegration(ctx context.Context, in keystore.Integration) 
 func (s *Store) ListIntegrations(ctx context.Context) ([]keystore.Integration, error) {
 	var list []keystore.Integration
 	err := s.retry(true, func() error {
-		rows, err := s.pool.Query(ctx, `SELECT id, base_url, created_at FROM keygate_integrations ORDER BY id`)
+		rows, err := s.pool.Query(ctx, `SELECT `+integrationColumns+` FROM keygate_integrations ORDER BY id`)
 		if err != nil {
 			return err
 		}
-		list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (keystore.Integration, error) {
-			var in keystore.Integration
-			err := row.Scan(&in.ID, &in.BaseURL, &in.CreatedAt)
-			in.CreatedAt = in.CreatedAt.UTC()
-			return in, err
-		})
+		list, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (keystore.Integration, error) { return scanIntegration(row) })
 		return err
 	})
 	if err != nil {

@@ -14,21 +14,37 @@ import (
 // key_hash. pgx prepares it once per connection and reuses it (its default
 // cache-statement mode), as this is the verifier's cache-miss path.
 // A deleted key reads as revoked at its deletion.
-const lookupSQL = `SELECT k.id, k.name, k.integration_id, i.base_url, k.created_at, k.expires_at,
-	COALESCE(k.revoked_at, k.deleted_at)
+const lookupSQL = lookupColumns + `WHERE k.key_hash = $1`
+
+// lookupByIDSQL finds a key's credential by id, for an access token's
+// parent key.
+const lookupByIDSQL = lookupColumns + `WHERE k.id = $1`
+
+const lookupColumns = `SELECT k.id, k.name, k.integration_id, i.base_url, k.created_at, k.expires_at,
+	COALESCE(k.revoked_at, k.deleted_at), k.exchange_only
 FROM keygate_keys k JOIN keygate_integrations i ON i.id = k.integration_id
-WHERE k.key_hash = $1`
+`
 
 // keyColumns are the columns scanKey reads, in order.
-const keyColumns = `id, name, integration_id, created_at, expires_at, revoked_at, last_used_at`
+const keyColumns = `id, name, integration_id, created_at, expires_at, revoked_at, last_used_at,
+	exchange_only, rotate_every_seconds`
 
 // LookupCredential implements keystore.Store.
 func (s *Store) LookupCredential(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
+	return s.lookup(ctx, lookupSQL, hash[:])
+}
+
+// LookupCredentialByID is LookupCredential by key id.
+func (s *Store) LookupCredentialByID(ctx context.Context, id string) (keystore.Credential, error) {
+	return s.lookup(ctx, lookupByIDSQL, id)
+}
+
+func (s *Store) lookup(ctx context.Context, sql string, arg any) (keystore.Credential, error) {
 	var c keystore.Credential
 	err := s.retry(true, func() error {
 		var created, expires, revoked nullableTime
-		err := s.pool.QueryRow(ctx, lookupSQL, hash[:]).
-			Scan(&c.KeyID, &c.KeyName, &c.IntegrationID, &c.BaseURL, &created, &expires, &revoked)
+		err := s.pool.QueryRow(ctx, sql, arg).
+			Scan(&c.KeyID, &c.KeyName, &c.IntegrationID, &c.BaseURL, &created, &expires, &revoked, &c.ExchangeOnly)
 		c.CreatedAt, c.ExpiresAt, c.RevokedAt = created.instant(), expires.instant(), revoked.instant()
 		return err
 	})
@@ -45,9 +61,11 @@ func (s *Store) CreateKey(ctx context.Context, k keystore.NewKey) error {
 	}
 	err := s.retry(false, func() error {
 		_, err := s.pool.Exec(ctx, `INSERT INTO keygate_keys
-			(id, integration_id, name, key_hash, created_at, expires_at, revoked_at, last_used_at)
-			VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6, $7, $8)`,
-			k.ID, k.IntegrationID, k.Name, k.Hash[:], nullTime(k.CreatedAt), k.ExpiresAt, k.RevokedAt, k.LastUsedAt)
+			(id, integration_id, name, key_hash, created_at, expires_at, revoked_at, last_used_at,
+			exchange_only, rotate_every_seconds)
+			VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6, $7, $8, $9, $10)`,
+			k.ID, k.IntegrationID, k.Name, k.Hash[:], nullTime(k.CreatedAt), k.ExpiresAt, k.RevokedAt, k.LastUsedAt,
+			k.ExchangeOnly, nullSeconds(k.RotateEvery))
 		return err
 	})
 	if err != nil {
@@ -124,9 +142,12 @@ func (s *Store) revokeFailure(ctx context.Context, id string) error {
 func scanKey(row pgx.Row) (keystore.Key, error) {
 	var k keystore.Key
 	var expires, revoked, lastUsed nullableTime
-	if err := row.Scan(&k.ID, &k.Name, &k.IntegrationID, &k.CreatedAt, &expires, &revoked, &lastUsed); err != nil {
+	var rotateEvery *int64
+	if err := row.Scan(&k.ID, &k.Name, &k.IntegrationID, &k.CreatedAt, &expires, &revoked, &lastUsed,
+		&k.ExchangeOnly, &rotateEvery); err != nil {
 		return keystore.Key{}, err
 	}
+	k.RotateEvery = seconds(rotateEvery)
 	k.CreatedAt = k.CreatedAt.UTC()
 	k.ExpiresAt, k.RevokedAt, k.LastUsedAt = expires.ptr(), revoked.ptr(), lastUsed.ptr()
 	return k, nil

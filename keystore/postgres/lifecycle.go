@@ -34,8 +34,10 @@ func (s *Store) RotateKey(ctx context.Context, old string, next keystore.NewKey,
 	err := s.retry(false, func() error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			var revoked nullableTime
-			err := tx.QueryRow(ctx, `SELECT name, integration_id, revoked_at FROM keygate_keys
-				WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, old).Scan(&next.Name, &next.IntegrationID, &revoked)
+			var rotateEvery *int64
+			err := tx.QueryRow(ctx, `SELECT name, integration_id, revoked_at, exchange_only, rotate_every_seconds
+				FROM keygate_keys WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, old).
+				Scan(&next.Name, &next.IntegrationID, &revoked, &next.ExchangeOnly, &rotateEvery)
 			if err != nil {
 				return err
 			}
@@ -43,9 +45,10 @@ func (s *Store) RotateKey(ctx context.Context, old string, next keystore.NewKey,
 				return keystore.ErrAlreadyRevoked
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO keygate_keys
-				(id, integration_id, name, key_hash, created_at, expires_at)
-				VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6)`,
-				next.ID, next.IntegrationID, next.Name, next.Hash[:], nullTime(next.CreatedAt), next.ExpiresAt); err != nil {
+				(id, integration_id, name, key_hash, created_at, expires_at, exchange_only, rotate_every_seconds)
+				VALUES ($1, $2, $3, $4, COALESCE($5, now()), $6, $7, $8)`,
+				next.ID, next.IntegrationID, next.Name, next.Hash[:], nullTime(next.CreatedAt), next.ExpiresAt,
+				next.ExchangeOnly, rotateEvery); err != nil {
 				return err
 			}
 			updated, err = scanKey(tx.QueryRow(ctx, `UPDATE keygate_keys

@@ -19,8 +19,9 @@ func (s *Store) CreateIntegration(ctx context.Context, in keystore.Integration) 
 		in.CreatedAt = time.Now()
 	}
 	_, err = s.writer.ExecContext(ctx,
-		`INSERT INTO keygate_integrations (id, base_url, created_at) VALUES (?, ?, ?)`,
-		in.ID, in.BaseURL, formatTime(in.CreatedAt))
+		`INSERT INTO keygate_integrations (id, base_url, created_at, rotate_every_seconds, rotate_grace_seconds)
+		VALUES (?, ?, ?, ?, ?)`,
+		in.ID, in.BaseURL, formatTime(in.CreatedAt), nullSeconds(in.Rotation.Every), nullSeconds(in.Rotation.Grace))
 	if err != nil {
 		return wrapErr("creating integration "+in.ID, err)
 	}
@@ -29,20 +30,16 @@ func (s *Store) CreateIntegration(ctx context.Context, in keystore.Integration) 
 
 // ListIntegrations implements keystore.Store.
 func (s *Store) ListIntegrations(ctx context.Context) ([]keystore.Integration, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT id, base_url, created_at FROM keygate_integrations ORDER BY id`)
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+integrationColumns+` FROM keygate_integrations ORDER BY id`)
 	if err != nil {
 		return nil, wrapErr("listing integrations", err)
 	}
 	defer rows.Close()
 	list := []keystore.Integration{}
 	for rows.Next() {
-		var in keystore.Integration
-		var created string
-		if err := rows.Scan(&in.ID, &in.BaseURL, &created); err != nil {
+		in, err := scanIntegration(rows)
+		if err != nil {
 			return nil, wrapErr("listing integrations", err)
-		}
-		if in.CreatedAt, err = parseTime(created); err != nil {
-			return nil, fmt.Errorf("listing integrations: created_at of %s: %w", in.ID, err)
 		}
 		list = append(list, in)
 	}

@@ -13,23 +13,39 @@ import (
 // lookupSQL finds a key's credential by hash through the unique index on
 // key_hash.
 // A deleted key reads as revoked at its deletion.
-const lookupSQL = `SELECT k.id, k.name, k.integration_id, i.base_url, k.created_at, k.expires_at,
-	COALESCE(k.revoked_at, k.deleted_at)
+const lookupSQL = lookupColumns + `WHERE k.key_hash = ?`
+
+// lookupByIDSQL finds a key's credential by id, for an access token's
+// parent key.
+const lookupByIDSQL = lookupColumns + `WHERE k.id = ?`
+
+const lookupColumns = `SELECT k.id, k.name, k.integration_id, i.base_url, k.created_at, k.expires_at,
+	COALESCE(k.revoked_at, k.deleted_at), k.exchange_only
 FROM keygate_keys k JOIN keygate_integrations i ON i.id = k.integration_id
-WHERE k.key_hash = ?`
+`
 
 // keyColumns are the columns scanKey reads, in order.
-const keyColumns = `id, name, integration_id, created_at, expires_at, revoked_at, last_used_at`
+const keyColumns = `id, name, integration_id, created_at, expires_at, revoked_at, last_used_at,
+	exchange_only, rotate_every_seconds`
 
 // LookupCredential implements keystore.Store.
 func (s *Store) LookupCredential(ctx context.Context, hash keystore.Hash) (keystore.Credential, error) {
+	return s.lookup(ctx, lookupSQL, hash[:])
+}
+
+// LookupCredentialByID is LookupCredential by key id.
+func (s *Store) LookupCredentialByID(ctx context.Context, id string) (keystore.Credential, error) {
+	return s.lookup(ctx, lookupByIDSQL, id)
+}
+
+func (s *Store) lookup(ctx context.Context, query string, arg any) (keystore.Credential, error) {
 	if gone := s.gone.Load(); gone != nil {
 		return keystore.Credential{}, *gone // see follower.fileThere
 	}
 	var c keystore.Credential
 	var created, expires, revoked sql.NullString
-	err := s.reader.QueryRowContext(ctx, lookupSQL, hash[:]).
-		Scan(&c.KeyID, &c.KeyName, &c.IntegrationID, &c.BaseURL, &created, &expires, &revoked)
+	err := s.reader.QueryRowContext(ctx, query, arg).
+		Scan(&c.KeyID, &c.KeyName, &c.IntegrationID, &c.BaseURL, &created, &expires, &revoked, &c.ExchangeOnly)
 	if err != nil {
 		return keystore.Credential{}, wrapErr("looking up key", err)
 	}
@@ -46,10 +62,12 @@ func (s *Store) CreateKey(ctx context.Context, k keystore.NewKey) error {
 		k.CreatedAt = time.Now()
 	}
 	_, err := s.writer.ExecContext(ctx, `INSERT INTO keygate_keys
-		(id, integration_id, name, key_hash, created_at, expires_at, revoked_at, last_used_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		(id, integration_id, name, key_hash, created_at, expires_at, revoked_at, last_used_at,
+		exchange_only, rotate_every_seconds)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.IntegrationID, k.Name, k.Hash[:], formatTime(k.CreatedAt),
-		nullTime(k.ExpiresAt), nullTime(k.RevokedAt), nullTime(k.LastUsedAt))
+		nullTime(k.ExpiresAt), nullTime(k.RevokedAt), nullTime(k.LastUsedAt),
+		k.ExchangeOnly, nullSeconds(k.RotateEvery))
 	if err != nil {
 		return wrapErr("creating key "+k.ID, err)
 	}
@@ -122,9 +140,12 @@ func scanKey(row interface{ Scan(...any) error }) (keystore.Key, error) {
 	var k keystore.Key
 	var created string
 	var expires, revoked, lastUsed sql.NullString
-	if err := row.Scan(&k.ID, &k.Name, &k.IntegrationID, &created, &expires, &revoked, &lastUsed); err != nil {
+	var rotateEvery sql.NullInt64
+	if err := row.Scan(&k.ID, &k.Name, &k.IntegrationID, &created, &expires, &revoked, &lastUsed,
+		&k.ExchangeOnly, &rotateEvery); err != nil {
 		return keystore.Key{}, err
 	}
+	k.RotateEvery = seconds(rotateEvery)
 	var errs [4]error
 	k.CreatedAt, errs[0] = parseTime(created)
 	k.ExpiresAt, errs[1] = timePtr(expires)

@@ -45,8 +45,10 @@ func (s *Store) RotateKey(ctx context.Context, old string, next keystore.NewKey,
 	var updated keystore.Key
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		var revoked sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT name, integration_id, revoked_at FROM keygate_keys
-			WHERE id = ? AND deleted_at IS NULL`, old).Scan(&next.Name, &next.IntegrationID, &revoked)
+		var rotateEvery sql.NullInt64
+		err := tx.QueryRowContext(ctx, `SELECT name, integration_id, revoked_at, exchange_only, rotate_every_seconds
+			FROM keygate_keys WHERE id = ? AND deleted_at IS NULL`, old).
+			Scan(&next.Name, &next.IntegrationID, &revoked, &next.ExchangeOnly, &rotateEvery)
 		if err != nil {
 			return err
 		}
@@ -54,8 +56,10 @@ func (s *Store) RotateKey(ctx context.Context, old string, next keystore.NewKey,
 			return keystore.ErrAlreadyRevoked
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO keygate_keys
-			(id, integration_id, name, key_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			next.ID, next.IntegrationID, next.Name, next.Hash[:], formatTime(next.CreatedAt), nullTime(next.ExpiresAt)); err != nil {
+			(id, integration_id, name, key_hash, created_at, expires_at, exchange_only, rotate_every_seconds)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			next.ID, next.IntegrationID, next.Name, next.Hash[:], formatTime(next.CreatedAt), nullTime(next.ExpiresAt),
+			next.ExchangeOnly, rotateEvery); err != nil {
 			return err
 		}
 		// Compared as instants: an operator may have written expires_at in

@@ -1,0 +1,78 @@
+package token
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"time"
+
+	"github.com/dgraph-io/ristretto/v2"
+
+	"github.com/keygate/keygate/keystore"
+)
+
+// Cache remembers verified tokens, so that the second use of a token costs
+// a map lookup and a string comparison rather than a signature check.
+// Tokens never change: an entry lives until the token expires. Whether the
+// token's key still holds is not the cache's business: the caller asks the
+// key verifier by id (VerifyKeyID with Verified.IDHash) on every use.
+type Cache struct {
+	ring  *Ring
+	cache *ristretto.Cache[uint64, *Verified]
+	seed  maphash.Seed
+	now   func() time.Time
+}
+
+// Verified is a verified token's claims and its key's IDHash.
+type Verified struct {
+	raw    string
+	Claims Claims
+	IDHash keystore.Hash
+	expiry time.Time
+	kid    string
+	set    *KeySet // the key set that verified it
+}
+
+// verifiedOverhead approximates an entry's size besides its token.
+const verifiedOverhead = 256
+
+// NewCache returns a cache of up to maxCost bytes in front of ring.
+func NewCache(ring *Ring, maxCost int64, now func() time.Time) (*Cache, error) {
+	if now == nil {
+		now = time.Now
+	}
+	items := maxCost/(verifiedOverhead+600) + 1
+	c, err := ristretto.NewCache(&ristretto.Config[uint64, *Verified]{NumCounters: 10 * items, MaxCost: maxCost, BufferItems: 64})
+	if err != nil {
+		return nil, fmt.Errorf("creating token cache: %w", err)
+	}
+	return &Cache{ring: ring, cache: c, seed: maphash.MakeSeed(), now: now}, nil
+}
+
+// Close releases the cache.
+func (c *Cache) Close() { c.cache.Close() }
+
+// Verify returns the verified token raw from the cache, or checks it with
+// the ring and caches it. A cached token is re-checked when the ring's key
+// set has changed since (a signing key may have been withdrawn), and
+// refused once it expires.
+func (c *Cache) Verify(ctx context.Context, raw string) (*Verified, error) {
+	now := c.now()
+	set := c.ring.Keys()
+	k := maphash.String(c.seed, raw)
+	if v, ok := c.cache.Get(k); ok && v.raw == raw && now.Before(v.expiry) {
+		if v.set == set {
+			return v, nil
+		}
+		if _, ok := set.byKID[v.kid]; ok {
+			return v, nil // its signing key is still there
+		}
+	}
+	claims, kid, err := c.ring.verify(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	v := &Verified{raw: raw, Claims: claims, IDHash: keystore.IDHash(claims.KeyID()), expiry: claims.ExpiresAt(), kid: kid, set: c.ring.Keys()}
+	c.cache.SetWithTTL(k, v, verifiedOverhead+int64(len(raw)), v.expiry.Sub(now))
+	return v, nil
+}
