@@ -16,7 +16,7 @@ RUN_LOG := keygate.log
 # The race detector needs cgo, so a C compiler; Go alone tests without it.
 RACE    ?= $(if $(filter 1,$(shell $(GO) env CGO_ENABLED 2>/dev/null)),-race)
 
-.PHONY: build build-static docker run test fuzz bench bench-go screenshots clean
+.PHONY: build build-static docker run test fuzz bench bench-fleet bench-go screenshots clean
 
 ## build: compile ./bin/keygate, stamped with `git describe`
 build:
@@ -112,6 +112,15 @@ bench: build
 	cd bench && $(GO) build -mod=mod $(BUILDFLAGS) -o ../bin/plaincaddy ./cmd/plaincaddy
 	cd bench && $(GO) build -mod=mod $(BUILDFLAGS) -o ../bin/kgbench ./cmd/kgbench
 	./bin/kgbench -keygate $(BIN) -caddy bin/plaincaddy $(BENCHFLAGS)
+
+## bench-fleet: the fleet case of the harness (bench/cmd/kgbench/fleet.go):
+## FLEET keygate processes on one PostgreSQL (default 3,20), timed from a
+## revocation's commit to its refusal by every one, and through a
+## pg_terminate_backend of every feed listener (a few minutes)
+FLEET ?= 3,20
+bench-fleet: build
+	cd bench && $(GO) build -mod=mod $(BUILDFLAGS) -o ../bin/kgbench ./cmd/kgbench
+	./bin/kgbench -keygate $(BIN) -fleet $(FLEET) $(BENCHFLAGS)
 
 ## bench-go: the Go benchmarks of the hot paths (key parsing, verifier, tokens,
 ## handler), with allocations

@@ -32,8 +32,11 @@ import (
 //	POST   /keygate/keys/{id}/revoke                  revoke it
 //	POST   /keygate/keys/{id}/rotate                  rotate it: {"grace": "1h"}
 //	DELETE /keygate/keys/{id}                         delete it
+//	GET    /keygate/gateways                          the fleet (see admin_confirm.go)
 //	GET    /keygate/audit[?key=&integration=&actor=&before=&limit=]   the stored audit trail (admin_audit.go)
 //
+// Revoking, deleting, rotating with grace 0 and removing an integration
+// wait for every live gateway to apply the change: see admin_confirm.go.
 // Answers are manage's JSON views, as the command line's --json prints
 // them; creating and rotating
 // a key answer 201, and are the only answers that hold a key. Refusals are
@@ -56,6 +59,7 @@ func (a *AdminAPI) adminManageRoutes() []caddy.AdminRoute {
 		{Pattern: "/keygate/integrations/", Handler: caddy.AdminHandlerFunc(a.handleIntegration)},
 		{Pattern: "/keygate/keys", Handler: caddy.AdminHandlerFunc(a.handleKeys)},
 		{Pattern: "/keygate/keys/", Handler: caddy.AdminHandlerFunc(a.handleKey)},
+		{Pattern: "/keygate/gateways", Handler: caddy.AdminHandlerFunc(a.handleGateways)},
 		{Pattern: "/keygate/audit", Handler: caddy.AdminHandlerFunc(a.handleAudit)},
 	}
 }
@@ -105,7 +109,10 @@ func (a *AdminAPI) handleIntegration(w http.ResponseWriter, r *http.Request) err
 				return 0, nil, err
 			}
 			n, err := m.RemoveIntegration(ctx, id, force)
-			return http.StatusOK, manage.RemovedIntegration{ID: id, KeysDeleted: n}, err
+			if err != nil {
+				return 0, nil, err
+			}
+			return confirmed(ctx, r, m, "", http.StatusOK, manage.RemovedIntegration{ID: id, KeysDeleted: n})
 		}
 		return 0, nil, methodNotAllowed(w, r, http.MethodPatch, http.MethodDelete)
 	})
@@ -152,14 +159,20 @@ func (a *AdminAPI) handleKey(w http.ResponseWriter, r *http.Request) error {
 			return http.StatusOK, manage.NewKeyView(k, m.Now(), 0), err
 		case action == "" && r.Method == http.MethodDelete:
 			k, err := m.DeleteKey(ctx, id)
-			return http.StatusOK, manage.NewKeyView(k, m.Now(), 0), err
+			if err != nil {
+				return 0, nil, err
+			}
+			return confirmed(ctx, r, m, id, http.StatusOK, manage.NewKeyView(k, m.Now(), 0))
 		case action == "":
 			return 0, nil, methodNotAllowed(w, r, http.MethodGet, http.MethodDelete)
 		case r.Method != http.MethodPost:
 			return 0, nil, methodNotAllowed(w, r, http.MethodPost)
 		case action == "revoke":
 			k, err := m.RevokeKey(ctx, id)
-			return http.StatusOK, manage.NewKeyView(k, m.Now(), 0), err
+			if err != nil {
+				return 0, nil, err
+			}
+			return confirmed(ctx, r, m, id, http.StatusOK, manage.NewKeyView(k, m.Now(), 0))
 		}
 		var body struct {
 			Grace string `json:"grace"`
@@ -168,7 +181,10 @@ func (a *AdminAPI) handleKey(w http.ResponseWriter, r *http.Request) error {
 			return 0, nil, err
 		}
 		rotated, err := m.RotateKey(ctx, id, body.Grace)
-		return http.StatusCreated, rotated.JSON(), err
+		if err != nil || !rotated.EndsNow() {
+			return http.StatusCreated, rotated.JSON(), err
+		}
+		return confirmed(ctx, r, m, id, http.StatusCreated, rotated.JSON())
 	})
 }
 
@@ -184,8 +200,8 @@ func (a *AdminAPI) manage(w http.ResponseWriter, r *http.Request, op func(ctx co
 	defer cancel()
 	var status int
 	var result any
-	err = app.runtime.WithStore(func(s keystore.Store) error {
-		m := &manage.Manager{Store: s, Now: app.runtime.Now, Bin: "keygate",
+	err = app.runtime.WithStore(func(s keystore.Store, drop func(keyID string)) error {
+		m := &manage.Manager{Store: s, Now: app.runtime.Now, Bin: "keygate", Drop: drop,
 			Audit: &manage.Audit{Logger: a.audit(), Actor: adminActor(r), Store: s, Now: app.runtime.Now}}
 		status, result, err = op(ctx, m)
 		return err

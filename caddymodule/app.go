@@ -58,7 +58,7 @@ type App struct {
 
 	// How long a key record read from the store is trusted before it is
 	// read again. Revocations reach the cache through the store's change
-	// feed — within milliseconds with PostgreSQL, within the 50ms poll with
+	// feed — within milliseconds with PostgreSQL, within about 10ms with
 	// SQLite — and this is only a safety backstop: default 10m. With a
 	// store that keeps no change feed, a revocation reaches this gateway
 	// within this time at worst: default 30s.
@@ -171,6 +171,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		MaxConcurrentLookups: a.MaxConcurrentLookups,
 		MaxLookupRate:        a.MaxLookupRate,
 		UsageInterval:        time.Duration(a.LastUsedInterval),
+		Version:              caddy.CustomVersion, // what `make build` stamps
 		MaxTokenTTL:          time.Duration(a.MaxTokenTTL),
 		SigningKeyTTL:        time.Duration(a.SigningKeyTTL),
 		SigningKeySecret:     caddy.NewReplacer().ReplaceKnown(a.SigningKeySecret, ""),
@@ -183,7 +184,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	rt := val.(*gateway.Runtime)
 	a.bind(rt, cfg)
-	var feed feedLagger
+	var feed followedRuntime
 	if rt.Followed() {
 		feed = rt
 	}
@@ -224,7 +225,7 @@ func (a *App) applyDefaults() error {
 	if a.CacheSize == 0 {
 		a.CacheSize = verify.DefaultCacheBytes
 	}
-	// cache_ttl's default depends on the store: see openSharedStore.
+	// cache_ttl's default depends on the store: see gateway.Open.
 	if a.StaleTTL == 0 {
 		a.StaleTTL = caddy.Duration(verify.DefaultStaleTTL)
 	}

@@ -119,15 +119,17 @@ func (c *collectors) countRefusal(rf *refusal) {
 	}
 }
 
-// feedLagger tells the change feed's lag: a gateway.Runtime does.
-type feedLagger interface {
+// followedRuntime tells the change feed's lag and the fleet's live
+// count: a gateway.Runtime does.
+type followedRuntime interface {
 	FeedLag(now time.Time) (time.Duration, bool)
+	GatewaysLive() int
 }
 
 // register registers the collectors into reg, with the change feed's lag
-// as feed tells it when the store has a feed (nil: none). Registering
-// twice is harmless.
-func (c *collectors) register(reg *prometheus.Registry, feed feedLagger) error {
+// and the fleet's live count as feed tells them when the store has a feed
+// (nil: none). Registering twice is harmless.
+func (c *collectors) register(reg *prometheus.Registry, feed followedRuntime) error {
 	if reg == nil {
 		return nil
 	}
@@ -135,7 +137,7 @@ func (c *collectors) register(reg *prometheus.Registry, feed feedLagger) error {
 		c.lookupDuration, c.lookupsInFlight, c.limiterRefusals, c.feedReconnects,
 		c.usageFlushes, c.usageKeys}
 	if feed != nil {
-		all = append(all, feedLagGauge(feed))
+		all = append(all, feedLagGauge(feed), gatewaysLiveGauge(feed))
 	}
 	for _, col := range all {
 		if err := reg.Register(col); err != nil {
@@ -149,7 +151,7 @@ func (c *collectors) register(reg *prometheus.Registry, feed feedLagger) error {
 
 // feedLagGauge reports how long ago the change feed was last known
 // healthy: about a second while it is, growing while it is down.
-func feedLagGauge(feed feedLagger) prometheus.GaugeFunc {
+func feedLagGauge(feed followedRuntime) prometheus.GaugeFunc {
 	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "keygate", Name: "feed_lag_seconds",
 		Help: "Time since the key store's change feed was last known healthy: under about a second while it is.",
@@ -159,5 +161,16 @@ func feedLagGauge(feed feedLagger) prometheus.GaugeFunc {
 			return 0
 		}
 		return lag.Seconds()
+	})
+}
+
+// gatewaysLiveGauge reports the live gateway instances of the key store's
+// fleet table, as of this instance's last record: 0 until the first.
+func gatewaysLiveGauge(feed followedRuntime) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "keygate", Name: "gateways_live",
+		Help: "Live gateway instances in the key store's fleet table (keygate gateways list), this one included, as of this instance's last heartbeat.",
+	}, func() float64 {
+		return float64(feed.GatewaysLive())
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keygate/keygate/gateway"
 	"github.com/keygate/keygate/verify"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -14,12 +15,13 @@ func TestMetricsRegisterIntoFreshRegistries(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(v.Close)
+	rt := gateway.New(nil, v)
 	// Caddy gives each config a fresh pedantic registry; a config may
 	// register twice; the collectors outlive every registry.
 	for range 2 {
 		reg := prometheus.NewPedanticRegistry()
 		for range 2 {
-			if err := metrics.register(reg, v); err != nil {
+			if err := metrics.register(reg, rt); err != nil {
 				t.Fatalf("registering: %v", err)
 			}
 		}
@@ -36,13 +38,14 @@ func TestMetricsRegisterIntoFreshRegistries(t *testing.T) {
 			"keygate_store_lookup_duration_seconds", "keygate_store_lookups_in_flight",
 			"keygate_limiter_refusals_total", "keygate_feed_lag_seconds", "keygate_feed_reconnects_total",
 			"keygate_last_used_flushes_total", "keygate_last_used_keys_written_total",
+			"keygate_gateways_live",
 		} {
 			if !got[name] {
 				t.Errorf("%s not gathered", name)
 			}
 		}
 	}
-	if err := metrics.register(nil, v); err != nil {
+	if err := metrics.register(nil, rt); err != nil {
 		t.Fatalf("no registry: %v", err)
 	}
 }

@@ -28,7 +28,7 @@ type portalOps struct {
 func (o *portalOps) run(ctx context.Context, actor string, op func(ctx context.Context, m *manage.Manager) error) error {
 	ctx, cancel := context.WithTimeout(ctx, portalTimeout)
 	defer cancel()
-	return o.runtime.WithStore(func(s keystore.Store) error {
+	return o.runtime.WithStore(func(s keystore.Store, _ func(string)) error {
 		return op(ctx, &manage.Manager{Store: s, Now: o.runtime.Now, Bin: "keygate",
 			Audit: &manage.Audit{Logger: o.audit, Actor: actor, Store: s, Now: o.runtime.Now}})
 	})

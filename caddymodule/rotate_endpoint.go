@@ -79,7 +79,7 @@ func (h *RotateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ cadd
 	defer cancel()
 	rt := app.auth.CurrentRuntime()
 	var result any
-	err = rt.WithStore(func(s keystore.Store) error {
+	err = rt.WithStore(func(s keystore.Store, _ func(string)) error {
 		m := &manage.Manager{Store: s, Now: rt.Now, Bin: "keygate",
 			Audit: &manage.Audit{Logger: caddy.Log().Named(manage.AuditLoggerName), Actor: "key:" + cred.KeyID}}
 		if r.Method == http.MethodGet {

@@ -58,7 +58,7 @@ func (h *SecretScanning) handleReport(ctx context.Context, partner secretscan.Pa
 // not, a true positive.
 func (h *SecretScanning) handleKey(ctx context.Context, partner secretscan.Partner, m secretscan.Match, hash keystore.Hash, tokenHash string) (label string, revoked *keystore.Key, err error) {
 	var cred keystore.Credential
-	err = h.app.runtime.WithStore(func(s keystore.Store) error {
+	err = h.app.runtime.WithStore(func(s keystore.Store, _ func(string)) error {
 		cred, err = s.LookupCredential(ctx, hash)
 		return err
 	})
@@ -97,7 +97,7 @@ func (h *SecretScanning) handleKey(ctx context.Context, partner secretscan.Partn
 // of the partner, with what it reported in the audit entry.
 func (h *SecretScanning) revoke(ctx context.Context, partner secretscan.Partner, m secretscan.Match, keyID, tokenHash string) (keystore.Key, error) {
 	var k keystore.Key
-	err := h.app.runtime.WithStore(func(s keystore.Store) error {
+	err := h.app.runtime.WithStore(func(s keystore.Store, _ func(string)) error {
 		mgr := &manage.Manager{Store: s, Now: h.clock, Bin: "keygate", Audit: &manage.Audit{
 			Logger: h.audit, Actor: "secret-scanning:" + partner.Name,
 			Fields: []zap.Field{zap.String("url", m.URL), zap.String("source", m.Source),
@@ -122,12 +122,22 @@ func credentialStatus(c keystore.Credential, now time.Time) string {
 	return "active"
 }
 
-// confirmRevocations is the seam of confirmed revocation (issue 12 item
-// 2: a revocation returns when every live gateway refuses the key), called
-// once per report with every key it revoked, so that the wait is paid
-// once. Until that lands, a revocation made here is confirmed by this
-// instance only, whose cache the handler has dropped; the other gateways
-// apply it from the store's change feed within milliseconds.
+// confirmRevocations waits, once per report, until every live gateway
+// has applied the revocations it made (each already dropped from this
+// instance's cache), for at most manage.DefaultWait: the report is
+// answered either way, and a gateway behind is logged.
 func confirmRevocations(ctx context.Context, rt *gateway.Runtime, keys []keystore.Key) error {
-	return nil
+	return rt.WithStore(func(s keystore.Store, _ func(string)) error {
+		m := &manage.Manager{Store: s, Now: rt.Now, Bin: "keygate"}
+		c, err := m.ConfirmChange(ctx, "", manage.DefaultWait)
+		switch {
+		case errors.Is(err, keystore.ErrNoFleet):
+			return nil
+		case err != nil:
+			return err
+		case !c.Done():
+			return m.NotConfirmed(c, manage.DefaultWait)
+		}
+		return nil
+	})
 }

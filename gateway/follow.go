@@ -13,7 +13,9 @@ import (
 
 // follow runs f's change feed into the runtime's verifier, in a
 // goroutine of the runtime's own: configs come and go on reloads,
-// the listener stays until stopFollowing.
+// the listener stays until stopFollowing. A store that keeps the fleet
+// table records the runtime's instance in it as it follows (never on the
+// request path), and the live count it reads back is GatewaysLive's.
 func (rt *Runtime) follow(f keystore.Follower) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -21,7 +23,12 @@ func (rt *Runtime) follow(f keystore.Follower) {
 	logger := zap.New(currentCore{src: &rt.logger}).Named("keygate.feed")
 	go func() {
 		defer close(done)
-		_ = f.Follow(ctx, rt.verifier, logger) // returns when ctx ends
+		// Both return when ctx ends.
+		if ff, ok := f.(keystore.FleetFollower); ok {
+			_ = ff.FollowAs(ctx, rt.verifier, logger, rt.self, func(n int) { rt.live.Store(int64(n)) })
+			return
+		}
+		_ = f.Follow(ctx, rt.verifier, logger)
 	}()
 }
 
@@ -33,6 +40,14 @@ func (rt *Runtime) stopFollowing() {
 	rt.stopFollow()
 	<-rt.followDone
 }
+
+// Instance is how this runtime records itself in the fleet table.
+func (rt *Runtime) Instance() keystore.Instance { return rt.self }
+
+// GatewaysLive returns how many gateway instances were live in the fleet
+// table, this one included, as of this runtime's last record: 0 before
+// the first one, or when the store keeps no fleet.
+func (rt *Runtime) GatewaysLive() int { return int(rt.live.Load()) }
 
 // currentCore writes through the logger last stored in src: the running
 // config's, whose log outputs are open. A logger taken once from the

@@ -7,6 +7,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"sync"
@@ -42,6 +43,9 @@ type Config struct {
 	MaxLookupRate int
 	// UsageInterval is how often key uses are written to last_used_at.
 	UsageInterval time.Duration
+	// Version is keygate's version as the fleet table shows it; empty:
+	// the main module's.
+	Version string
 	// MaxTokenTTL bounds an access token's lifetime; SigningKeyTTL is how
 	// long a signing key signs; SigningKeySecret seals the signing keys'
 	// private keys in the store (empty: stored plain). See token.Ring.
@@ -61,9 +65,13 @@ type Runtime struct {
 	ttl      time.Duration // the verifier's cache TTL
 	staleTTL time.Duration
 
-	// The change feed's follower, when the store has one (see follow).
+	// The change feed's follower, when the store has one (see follow),
+	// which records self in the fleet table and the live count it reads
+	// back in live.
 	stopFollow func()
 	followDone chan struct{}
+	self       keystore.Instance
+	live       atomic.Int64
 	// logger is the running config's logger, which the follower logs to.
 	logger        atomic.Pointer[zap.Logger]
 	now           func() time.Time
@@ -128,6 +136,13 @@ func open(ctx context.Context, cfg Config, metrics verify.Metrics, logger *zap.L
 	}
 	rt := &Runtime{store: store, loc: loc, verifier: verifier, ttl: ttl, staleTTL: staleTTL, now: time.Now}
 	rt.logger.Store(logger)
+	if followed {
+		if rt.self, err = newInstance(cfg.Version, staleTTL, rand.Reader, rt.now); err != nil {
+			verifier.Close()
+			store.Close()
+			return nil, err
+		}
+	}
 	if err := rt.startTokens(ctx, cfg); err != nil {
 		verifier.Close()
 		store.Close()
@@ -194,14 +209,16 @@ func (rt *Runtime) Now() time.Time {
 }
 
 // WithStore runs fn with the store unless it is closed, holding off
-// Destruct meanwhile.
-func (rt *Runtime) WithStore(fn func(keystore.Store) error) error {
+// Destruct meanwhile. fn may drop keys from the cache with drop, which is
+// Drop without taking the lock WithStore holds again (a second read lock
+// would wait behind a Destruct waiting for the first).
+func (rt *Runtime) WithStore(fn func(s keystore.Store, drop func(keyID string)) error) error {
 	rt.closing.RLock()
 	defer rt.closing.RUnlock()
 	if rt.closed {
 		return fmt.Errorf("%w: %w", keystore.ErrStoreUnavailable, errClosed)
 	}
-	return fn(rt.store)
+	return fn(rt.store, func(keyID string) { rt.drop(keyID) })
 }
 
 // Drop drops the cached entries of the key with this public id, or every
@@ -212,10 +229,18 @@ func (rt *Runtime) Drop(keyID string) (int, error) {
 	if rt.closed {
 		return 0, errClosed
 	}
+	return rt.drop(keyID), nil
+}
+
+// drop is Drop under the caller's read lock.
+func (rt *Runtime) drop(keyID string) int {
+	if rt.verifier == nil {
+		return 0
+	}
 	if keyID != "" {
-		return rt.verifier.InvalidateKeyID(keyID), nil
+		return rt.verifier.InvalidateKeyID(keyID)
 	}
 	n := rt.verifier.Len()
 	rt.verifier.DropAll()
-	return n, nil
+	return n
 }

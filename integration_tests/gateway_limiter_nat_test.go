@@ -1,6 +1,7 @@
 package integration_tests
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -22,9 +23,12 @@ func TestFailedAuthLimiterSparesCachedKeys(t *testing.T) {
 			neighbour := w.h.createKey("echo", "neighbour")
 			late := w.h.createKey("echo", "late")
 			gw := w.start(gatewayConfig{FailedAuthLimit: "3", CacheTTL: "5m"})
-			// The follower drops the cache when it starts: cache after it.
-			poll.Until(t, 10*time.Second, "the gateway follows the change feed", func() (bool, string) {
-				return gw.logged(t, "following the change feed"), ""
+			// The follower drops the cache when it starts, and trusts
+			// it from its first record in the fleet table on: cache
+			// after that.
+			poll.Until(t, 10*time.Second, "the gateway live in the fleet", func() (bool, string) {
+				rows := w.h.fleet()
+				return len(rows) == 1 && rows[0].Status == "live", fmt.Sprint(statuses(rows))
 			})
 			gw.get(t, "/before", neighbour.Key).echoed(t)
 

@@ -51,3 +51,12 @@ type Fencer interface {
 type Follower interface {
 	Follow(ctx context.Context, c Cache, logger *zap.Logger) error
 }
+
+// FleetFollower is a Follower that also records the gateway instance self
+// in the store's fleet table (see FleetStore) as it applies the feed, and
+// forgets it when ctx ends; the feed counts as healthy only as of a read
+// it recorded (see FeedCursor.RecordTo). live, when not nil, gets the
+// number of live instances after each record.
+type FleetFollower interface {
+	FollowAs(ctx context.Context, c Cache, logger *zap.Logger, self Instance, live func(int)) error
+}

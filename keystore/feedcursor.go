@@ -71,6 +71,14 @@ type FeedCursor struct {
 	started bool  // last holds a position in the feed
 	last    int64 // the last sequence applied
 
+	// record, when set, writes this instance's row in the fleet table:
+	// see RecordTo.
+	record       func(ctx context.Context, applied int64) error
+	recordEvery  time.Duration
+	recorded     int64     // the sequence last recorded
+	recordedAt   time.Time // when the read last recorded began
+	recordedOnce bool
+
 	downSince time.Time // when the feed failed; zero while it works
 	lastWarn  time.Time // when a failure was last logged at warn
 	lastPrune time.Time // when pruning was last tried
@@ -85,6 +93,18 @@ func NewFeedCursor(src FeedSource, cfg FeedCursorConfig, v Cache, log *zap.Logge
 	v.DropAll()
 	v.FeedHealthy(began)
 	return &FeedCursor{src: src, cfg: cfg, v: v, log: log}
+}
+
+// RecordTo makes the cursor record, with record, the sequence it applied
+// in the fleet table (see FleetStore): after a read that applied changes,
+// and after any read when every has passed since the last record (0:
+// after every read). From then on the feed is reported healthy only as of
+// a read that was then recorded, and not at all until the first one, so
+// that an instance whose row is stale trusts nothing cached: see the
+// liveness rule in fleet.go. A failed record fails the read.
+func (c *FeedCursor) RecordTo(record func(ctx context.Context, applied int64) error, every time.Duration) {
+	c.record, c.recordEvery = record, every
+	c.v.FeedHealthy(time.Unix(0, 1)) // long stale: nothing trusted before the first record
 }
 
 // Started reports whether the cursor has a position in the feed.
@@ -109,7 +129,9 @@ func (c *FeedCursor) Start(ctx context.Context, fields ...zap.Field) error {
 	// Entries read before the position was read may predate changes at
 	// or below it, which this cursor will never apply.
 	c.v.DropAll()
-	c.v.FeedHealthy(began)
+	if c.record == nil {
+		c.v.FeedHealthy(began)
+	}
 	c.last, c.started = seq, true
 	c.log.Info("following the change feed", append([]zap.Field{zap.Int64("seq", seq)}, fields...)...)
 	return nil
@@ -128,10 +150,30 @@ func (c *FeedCursor) CatchUp(ctx context.Context) error {
 		}
 		c.last = ApplyFeed(c.v, c.log, c.last, pruned, changes)
 		if len(changes) < c.cfg.Batch {
-			c.v.FeedHealthy(began)
-			return nil
+			return c.healthy(ctx, began)
 		}
 	}
+}
+
+// healthy reports the feed healthy as of began, the start of a read that
+// applied every change, after recording it in the fleet table if the
+// cursor records (see RecordTo).
+func (c *FeedCursor) healthy(ctx context.Context, began time.Time) error {
+	if c.record == nil {
+		c.v.FeedHealthy(began)
+		return nil
+	}
+	if c.recordedOnce && c.last == c.recorded && began.Sub(c.recordedAt) < c.recordEvery {
+		return nil // the last record still vouches for the cache
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.QueryTimeout)
+	defer cancel()
+	if err := c.record(ctx, c.last); err != nil {
+		return err
+	}
+	c.recorded, c.recordedAt, c.recordedOnce = c.last, began, true
+	c.v.FeedHealthy(began)
+	return nil
 }
 
 // MaybePrune prunes the feed when PruneEvery has passed since the last

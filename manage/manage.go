@@ -31,6 +31,10 @@ type Manager struct {
 	Audit *Audit
 	// Bin is the program's name, for the hints of the command line.
 	Bin string
+	// Drop drops the cached entries of a key (every key when empty) from
+	// the gateway serving the operation, when it runs in one, before
+	// ConfirmChange waits for the fleet; nil: none.
+	Drop func(keyID string)
 }
 
 // stamp is now as the store keeps it.
@@ -339,6 +343,12 @@ func (m *Manager) changeKey(ctx context.Context, id, doing, action string,
 type RotatedKey struct {
 	Created CreatedKey
 	Old     keystore.Key
+}
+
+// EndsNow reports whether the rotation ended the old key at once (grace
+// 0), which makes it a change to confirm with the gateways.
+func (r RotatedKey) EndsNow() bool {
+	return r.Old.ExpiresAt != nil && !r.Old.ExpiresAt.After(r.Created.CreatedAt)
 }
 
 // RotateKey makes a new key with the name and integration of key id, and

@@ -74,3 +74,53 @@ func TestFeedCursor(t *testing.T) {
 		t.Errorf("a pruning that failed otherwise: %v, want nil and a warning", err)
 	}
 }
+
+// A cursor that records to the fleet reports the feed healthy only as of
+// a read it recorded: an instance whose row is stale trusts nothing
+// cached (the liveness rule of fleet.go).
+func TestFeedCursorRecordTo(t *testing.T) {
+	_, _, v := newFixture(t)
+	feed := &sliceFeed{changes: []keystore.FeedChange{{Seq: 1, IntegrationID: "crm", Op: "update"}}}
+	c := keystore.NewFeedCursor(feed, keystore.DefaultFeedCursorConfig(), v, zap.NewNop())
+	var recorded []int64
+	fail := errors.New("keygate_gateways: connection reset")
+	var recordErr error
+	c.RecordTo(func(_ context.Context, applied int64) error {
+		if recordErr != nil {
+			return recordErr
+		}
+		recorded = append(recorded, applied)
+		return nil
+	}, time.Hour)
+	if lag, ok := v.FeedLag(time.Now()); !ok || lag < 24*time.Hour {
+		t.Fatalf("before the first record the feed lag is %v: the cache would be trusted", lag)
+	}
+	if err := c.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if lag, _ := v.FeedLag(time.Now()); lag < 24*time.Hour {
+		t.Fatalf("Start reported the feed healthy (lag %v) before any record", lag)
+	}
+	recordErr = fail
+	if err := c.CatchUp(t.Context()); !errors.Is(err, fail) {
+		t.Fatalf("CatchUp with a failing record: %v, want the record's error", err)
+	}
+	if lag, _ := v.FeedLag(time.Now()); lag < 24*time.Hour {
+		t.Fatalf("an unrecorded read reported the feed healthy (lag %v)", lag)
+	}
+	recordErr = nil
+	if err := c.CatchUp(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if lag, _ := v.FeedLag(time.Now()); lag > time.Minute || len(recorded) != 1 || recorded[0] != 1 {
+		t.Fatalf("after a recorded read: lag %v, records %v; want a fresh lag and [1]", lag, recorded)
+	}
+	// Nothing new, heartbeat not due: no record, and no fresher health.
+	if err := c.CatchUp(t.Context()); err != nil || len(recorded) != 1 {
+		t.Fatalf("an idle read recorded again (%v, %v) before the heartbeat", recorded, err)
+	}
+	feed.changes = append(feed.changes, keystore.FeedChange{Seq: 2, IntegrationID: "crm", Op: "update"})
+	if err := c.CatchUp(t.Context()); err != nil || len(recorded) != 2 || recorded[1] != 2 {
+		t.Fatalf("a read that applied seq 2 recorded %v (%v); want [1 2]", recorded, err)
+	}
+}

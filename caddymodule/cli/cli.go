@@ -5,13 +5,15 @@
 //	keygate integrations add ID --base-url URL [--json]
 //	keygate integrations list [--json]
 //	keygate integrations set-url ID URL [--json]
-//	keygate integrations remove ID [--force] [--json]
+//	keygate integrations remove ID [--force] [--wait DURATION | --no-wait] [--json]
 //	keygate keys create --integration ID --name NAME [--expires-in DURATION] [--json]
 //	keygate keys list [--integration ID] [--active] [--revoked] [--expired] [--max-key-age DURATION] [--json]
 //	keygate keys show KEY_ID [--json]
-//	keygate keys revoke KEY_ID [--json]
-//	keygate keys rotate KEY_ID --grace DURATION [--json]
-//	keygate keys delete KEY_ID [--json]
+//	keygate keys revoke KEY_ID [--wait DURATION | --no-wait] [--json]
+//	keygate keys rotate KEY_ID --grace DURATION [--wait DURATION | --no-wait] [--json]
+//	keygate keys delete KEY_ID [--wait DURATION | --no-wait] [--json]
+//	keygate gateways list [--json]
+//	keygate gateways wait [SEQ] [--wait DURATION] [--json]
 //
 // The commands that change something write an audit entry (see manage.Audit)
 // to standard error, in the name of the OS user.
@@ -62,6 +64,22 @@ log and pass to "keys revoke", "keys rotate" and the other commands.
 
 ` + caddymodule.DatabaseHelp,
 		CobraFunc: defaultCLI.setupKeys,
+	})
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "gateways",
+		Usage: "list|wait",
+		Short: "Show the gateways that follow the key store, and wait for them to apply a change",
+		Long: `
+Every gateway instance records itself in the key store (table
+keygate_gateways) when it applies changes and on a one-second heartbeat:
+its id, host, version, start, the last change feed sequence it applied and
+when it was last seen. An instance is live while it was seen within its
+stale_ttl (plus a second); past that it is stale, and by then it refuses
+every key it cannot read again from the store, so only live instances have
+to confirm a revocation.
+
+` + caddymodule.DatabaseHelp,
+		CobraFunc: defaultCLI.setupGateways,
 	})
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -102,28 +103,34 @@ database proxies to the new URL within milliseconds; its keys stay valid.`
 
 // integrationsRemove is `keygate integrations remove ID [--force] [--json]`.
 func (c *cli) integrationsRemove() *cobra.Command {
-	cmd := newSubcommand("remove ID [--force] [--json]", "Remove an integration and its keys", "integration ID")
+	cmd := newSubcommand("remove ID [--force] [--wait DURATION | --no-wait] [--json]", "Remove an integration and its keys", "integration ID")
 	cmd.Long = `Remove an integration, and delete every key of it for good. It is refused
 while the integration has active keys (neither revoked nor expired), unless
---force is given.`
+--force is given. It returns once every live gateway refuses its keys.`
 	force := cmd.Flags().Bool("force", false, "remove it even though it has active keys, deleting them")
 	asJSON := cmd.Flags().Bool("json", false, `print {"id": ..., "keys_deleted": N}`)
+	wait := addWaitFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		id := args[0]
 		if err := manage.CheckIntegrationID("id", id); err != nil {
 			return phrase(err)
+		}
+		if err := wait.check(); err != nil {
+			return err
 		}
 		return c.withManager(cmd, func(ctx context.Context, m *manage.Manager) error {
 			n, err := m.RemoveIntegration(ctx, id, *force)
 			if err != nil {
 				return err
 			}
-			if *asJSON {
-				return writeJSON(cmd.OutOrStdout(), manage.RemovedIntegration{ID: id, KeysDeleted: n})
+			done, err := wait.confirm(ctx, m)
+			if err != nil {
+				return err
 			}
-			return writeText(cmd.OutOrStdout(), func(p *printer) {
-				p.linef("Removed integration %s and deleted its %d keys.", id, n)
-			})
+			return confirmedOutput(cmd.OutOrStdout(), *asJSON, manage.RemovedIntegration{ID: id, KeysDeleted: n},
+				func(w io.Writer) error {
+					return writeText(w, func(p *printer) { p.linef("Removed integration %s and deleted its %d keys.", id, n) })
+				}, done)
 		})
 	}
 	return cmd

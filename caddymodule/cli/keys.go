@@ -118,39 +118,53 @@ refuses as expired.`
 // keysShow is `keygate keys show KEY_ID [--json]`.
 func (c *cli) keysShow() *cobra.Command {
 	return c.keyRecordCommand("show", "Show a key's record, without the key itself", "print a JSON object",
-		(*manage.Manager).ShowKey, func(w io.Writer, k keystore.Key) error { return writeKeyDetails(w, k, c.now()) })
+		(*manage.Manager).ShowKey, func(w io.Writer, k keystore.Key) error { return writeKeyDetails(w, k, c.now()) }, false)
 }
 
 // keysRevoke is `keygate keys revoke KEY_ID [--json]`.
 func (c *cli) keysRevoke() *cobra.Command {
 	return c.keyRecordCommand("revoke", "Revoke a key: the gateway refuses it from then on",
-		"print the revoked key's record as a JSON object", (*manage.Manager).RevokeKey, writeRevokedKey)
+		"print the revoked key's record as a JSON object", (*manage.Manager).RevokeKey, writeRevokedKey, true)
 }
 
 // keysDelete is `keygate keys delete KEY_ID [--json]`.
 func (c *cli) keysDelete() *cobra.Command {
 	return c.keyRecordCommand("delete", "Delete a key: the gateway refuses it, and it is gone from listings",
-		"print the deleted key's record as a JSON object", (*manage.Manager).DeleteKey, writeDeletedKey)
+		"print the deleted key's record as a JSON object", (*manage.Manager).DeleteKey, writeDeletedKey, true)
 }
 
 // keyRecordCommand returns `keygate keys <name> KEY_ID [--json]`, which
 // runs op on the key and prints the record it returns, as JSON or with
-// write.
+// write. With confirm, the command takes --wait and --no-wait and
+// returns once every live gateway refuses the key (see confirm.go).
 func (c *cli) keyRecordCommand(name, short, jsonHelp string,
 	op func(m *manage.Manager, ctx context.Context, id string) (keystore.Key, error),
-	write func(w io.Writer, k keystore.Key) error) *cobra.Command {
-	cmd := newSubcommand(name+" KEY_ID [--json]", short, "KEY_ID")
+	write func(w io.Writer, k keystore.Key) error, confirm bool) *cobra.Command {
+	use := name + " KEY_ID [--json]"
+	if confirm {
+		use = name + " KEY_ID [--wait DURATION | --no-wait] [--json]"
+	}
+	cmd := newSubcommand(use, short, "KEY_ID")
 	asJSON := cmd.Flags().Bool("json", false, jsonHelp)
+	wait := &waitFlags{noWait: true}
+	if confirm {
+		wait = addWaitFlags(cmd)
+	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := wait.check(); err != nil {
+			return err
+		}
 		return c.keyCommand(cmd, args[0], func(ctx context.Context, m *manage.Manager) error {
 			k, err := op(m, ctx, args[0])
 			if err != nil {
 				return err
 			}
-			if *asJSON {
-				return writeJSON(cmd.OutOrStdout(), manage.NewKeyView(k, c.now(), 0))
+			done, err := wait.confirm(ctx, m)
+			if err != nil {
+				return err
 			}
-			return write(cmd.OutOrStdout(), k)
+			return confirmedOutput(cmd.OutOrStdout(), *asJSON, manage.NewKeyView(k, c.now(), 0),
+				func(w io.Writer) error { return write(w, k) }, done)
 		})
 	}
 	return cmd
@@ -158,14 +172,17 @@ func (c *cli) keyRecordCommand(name, short, jsonHelp string,
 
 // keysRotate is `keygate keys rotate KEY_ID --grace DURATION [--json]`.
 func (c *cli) keysRotate() *cobra.Command {
-	cmd := newSubcommand("rotate KEY_ID --grace DURATION [--json]",
+	cmd := newSubcommand("rotate KEY_ID --grace DURATION [--wait DURATION | --no-wait] [--json]",
 		"Replace a key with a new one; the old one keeps working for a grace period", "KEY_ID")
 	cmd.Long = `Create a new key with the same name and integration as KEY_ID, print it once,
 and make the old key expire after the grace period ("1h", "7d"; "0" ends it at
 once), in one transaction. Move every client to the new key within the grace
-period: "keys show KEY_ID" tells when the old key was last used.`
+period: "keys show KEY_ID" tells when the old key was last used. With
+--grace 0 it returns once every live gateway refuses the old key, as "keys
+revoke" does.`
 	grace := cmd.Flags().String("grace", "", `how long the old key keeps working, such as "1h" or "7d"; "0" ends it now`)
 	asJSON := cmd.Flags().Bool("json", false, "print a JSON object")
+	wait := addWaitFlags(cmd)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if !cmd.Flags().Changed("grace") {
 			return fmt.Errorf("missing --grace DURATION (usage: %s)", cmd.UseLine())
@@ -173,15 +190,22 @@ period: "keys show KEY_ID" tells when the old key was last used.`
 		if _, err := manage.CheckLifetime("grace", *grace, true); err != nil {
 			return phrase(err)
 		}
+		if err := wait.check(); err != nil {
+			return err
+		}
 		return c.keyCommand(cmd, args[0], func(ctx context.Context, m *manage.Manager) error {
 			r, err := m.RotateKey(ctx, args[0], *grace)
 			if err != nil {
 				return err
 			}
-			if *asJSON {
-				return writeJSON(cmd.OutOrStdout(), r.JSON())
+			var done *confirmed
+			if r.EndsNow() { // the old key ends now: confirm it
+				if done, err = wait.confirm(ctx, m); err != nil {
+					return err
+				}
 			}
-			return writeRotatedKey(cmd.OutOrStdout(), r)
+			return confirmedOutput(cmd.OutOrStdout(), *asJSON, r.JSON(),
+				func(w io.Writer) error { return writeRotatedKey(w, r) }, done)
 		})
 	}
 	return cmd

@@ -43,6 +43,7 @@ var flags = map[string]struct{ missing, invalid string }{
 	"grace":       {"--grace DURATION", "--grace"},
 	"base_url":    {"--base-url URL", "--base-url"},
 	"max_key_age": {"--max-key-age DURATION", "--max-key-age"},
+	"wait":        {"--wait DURATION", "--wait"},
 	"id":          {"ID", "ID"},
 }
 

@@ -85,11 +85,16 @@ const pruneSQL = `WITH cut AS (
 UPDATE keygate_changes_pruned SET seq = cut.seq FROM cut WHERE cut.seq > keygate_changes_pruned.seq
 RETURNING keygate_changes_pruned.seq`
 
-// pruneFeed deletes the changes recorded before cutoff and returns the
+// pruneFeed deletes the changes recorded before cutoff, and the rows of
+// gateways last seen before it, and returns the
 // sequence the feed is now pruned through, or 0 when nothing was pruned.
 // It runs as a single statement, never an open transaction that a
 // connection lost midway could leave holding locks.
 func pruneFeed(ctx context.Context, conn *pgx.Conn, cutoff time.Time) (through int64, err error) {
+	// Gateways not seen since the cutoff are long stale (FleetRetention).
+	if _, err := conn.Exec(ctx, `DELETE FROM keygate_gateways WHERE last_seen_at < $1`, cutoff); err != nil {
+		return 0, fmt.Errorf("pruning keygate_gateways: %w", err)
+	}
 	err = conn.QueryRow(ctx, pruneSQL, cutoff).Scan(&through)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):

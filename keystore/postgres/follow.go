@@ -71,6 +71,30 @@ func (s *Store) Follow(ctx context.Context, c keystore.Cache, logger *zap.Logger
 	return f.run(ctx)
 }
 
+// FollowAs is Follow for gateway instance self, which it records in the
+// fleet table (keystore.FleetStore) on the feed's own connection after
+// every read of the feed — each notification and each heartbeat — and
+// forgets when ctx ends. live, when not nil, gets the number of live
+// instances after each record.
+func (s *Store) FollowAs(ctx context.Context, c keystore.Cache, logger *zap.Logger, self keystore.Instance, live func(int)) error {
+	f := &follower{store: s, cfg: s.feed}
+	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, c, logger)
+	f.cursor.RecordTo(func(ctx context.Context, applied int64) error {
+		n, err := recordGateway(ctx, f.conn, self, applied)
+		if err == nil && live != nil {
+			live(n)
+		}
+		return feedErr("recording this gateway", err)
+	}, 0)
+	err := f.run(ctx)
+	forgetCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if ferr := s.ForgetGateway(forgetCtx, self.ID); ferr != nil {
+		logger.Warn("cannot remove this gateway from keygate_gateways", zap.Error(ferr))
+	}
+	return err
+}
+
 // follower is the state of one Follow: its connection, which is the
 // store's keystore.FeedSource, and its cursor.
 type follower struct {

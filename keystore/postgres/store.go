@@ -35,8 +35,9 @@ type Store struct {
 }
 
 var (
-	_ keystore.Store    = (*Store)(nil)
-	_ keystore.Follower = (*Store)(nil)
+	_ keystore.Store         = (*Store)(nil)
+	_ keystore.Follower      = (*Store)(nil)
+	_ keystore.FleetFollower = (*Store)(nil)
 )
 
 // Open connects to the database at databaseURL (a postgres:// URL or a

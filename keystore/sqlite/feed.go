@@ -68,7 +68,8 @@ func (s *Store) feedPosition(ctx context.Context) (int64, error) {
 }
 
 // pruneFeed deletes the changes recorded before cutoff, and every change
-// numbered before them, and moves the pruning mark past them. It returns
+// numbered before them, and moves the pruning mark past them; and the rows
+// of gateways last seen before cutoff. It returns
 // the sequence the feed is now pruned through, or 0 when nothing was
 // pruned. SQLite runs one write transaction at a time, so no change is
 // being numbered meanwhile.
@@ -78,13 +79,17 @@ func (s *Store) pruneFeed(ctx context.Context, cutoff time.Time) (int64, error) 
 		return 0, fmt.Errorf("pruning the change feed: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }() // a no-op once committed
+	// Gateways not seen since the cutoff are long stale (FleetRetention).
+	if _, err := tx.ExecContext(ctx, `DELETE FROM keygate_gateways WHERE last_seen_at < ?`, formatTime(cutoff)); err != nil {
+		return 0, fmt.Errorf("pruning keygate_gateways: %w", err)
+	}
 	var cut sql.NullInt64
 	if err := tx.QueryRowContext(ctx, `SELECT max(seq) FROM keygate_changes WHERE changed_at < ?`,
 		formatTime(cutoff)).Scan(&cut); err != nil {
 		return 0, fmt.Errorf("pruning the change feed: %w", err)
 	}
 	if !cut.Valid {
-		return 0, nil // nothing old enough
+		return 0, tx.Commit() // no change old enough
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM keygate_changes WHERE seq <= ?`, cut.Int64); err != nil {
 		return 0, fmt.Errorf("pruning the change feed: %w", err)

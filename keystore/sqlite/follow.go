@@ -13,10 +13,16 @@ import (
 // not read the database for longer drops its whole cache when it can.
 const FeedRetention = keystore.FeedRetention
 
-// PollInterval is how often a follower reads the newest changes: SQLite
-// has no NOTIFY, and this one indexed read is cheap, so a revocation made
-// by another process reaches a gateway within about this time.
-const PollInterval = 50 * time.Millisecond
+// PollInterval is how often a follower looks for a commit: SQLite has no
+// NOTIFY, but the WAL-index header in the -shm file changes on every
+// commit, and reading it costs a system call (see walWatch), so a
+// revocation made by another process reaches a gateway within about this
+// time. The follower reads the feed itself when the header changed, and
+// every ReadInterval anyway.
+const PollInterval = 10 * time.Millisecond
+
+// ReadInterval is the longest a follower goes without reading the feed.
+const ReadInterval = 50 * time.Millisecond
 
 // feedSettings tune the follower; tests shorten them.
 type feedSettings struct {
@@ -24,19 +30,25 @@ type feedSettings struct {
 	// QueryTimeout, and a feed that stays unreadable is logged at warn
 	// every StillDownEvery.
 	keystore.FeedCursorConfig
-	// poll is the time between two reads of the feed.
-	poll time.Duration
+	// poll is the time between two looks for a commit, readEvery the
+	// longest between two reads of the feed.
+	poll, readEvery time.Duration
+	// heartbeat is how often FollowAs records the instance when nothing
+	// changed.
+	heartbeat time.Duration
 }
 
 func defaultFeedSettings() feedSettings {
-	return feedSettings{FeedCursorConfig: keystore.DefaultFeedCursorConfig(), poll: PollInterval}
+	return feedSettings{FeedCursorConfig: keystore.DefaultFeedCursorConfig(), poll: PollInterval,
+		readEvery: ReadInterval, heartbeat: keystore.FleetHeartbeat}
 }
 
 // Follow implements keystore.Follower, whose contract it keeps; it
 // returns ctx's error.
 //
-// Every PollInterval it reads the changes after the last one it applied,
-// in one indexed read of the feed. A read that fails is logged and tried
+// Every PollInterval it looks at the WAL-index header for a commit, and
+// when there was one (or ReadInterval passed) it reads the changes after
+// the last one it applied, in one indexed read of the feed. A read that fails is logged and tried
 // again at the next tick; meanwhile the feed is not reported healthy, so
 // cached entries age out after the cache's stale TTL. It prunes changes
 // older than FeedRetention now and then.
@@ -44,19 +56,44 @@ func (s *Store) Follow(ctx context.Context, c keystore.Cache, logger *zap.Logger
 	return newFollower(s, c, logger.With(zap.String("database", s.path))).run(ctx)
 }
 
+// FollowAs is Follow for gateway instance self, which it records in the
+// fleet table (keystore.FleetStore) after each read that applied changes
+// and every keystore.FleetHeartbeat, and forgets when ctx ends. live, when
+// not nil, gets the number of live instances after each record.
+func (s *Store) FollowAs(ctx context.Context, c keystore.Cache, logger *zap.Logger, self keystore.Instance, live func(int)) error {
+	logger = logger.With(zap.String("database", s.path))
+	f := newFollower(s, c, logger)
+	f.cursor.RecordTo(func(ctx context.Context, applied int64) error {
+		n, err := s.RecordGateway(ctx, self, applied)
+		if err == nil && live != nil {
+			live(n)
+		}
+		return err
+	}, s.feed.heartbeat)
+	err := f.run(ctx)
+	forgetCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if ferr := s.ForgetGateway(forgetCtx, self.ID); ferr != nil {
+		logger.Warn("cannot remove this gateway from keygate_gateways", zap.Error(ferr))
+	}
+	return err
+}
+
 // follower is the state of one Follow: the store's keystore.FeedSource,
 // its cursor, and whether the database file is gone.
 type follower struct {
-	store  *Store
-	poll   time.Duration
-	cursor *keystore.FeedCursor
-	cache  keystore.Cache
-	log    *zap.Logger
-	gone   error // the last CheckFile failure, nil while the file is there
+	store *Store
+	// poll is how often it looks for a change, readEvery how often it
+	// reads the feed (and checks the file) even if it saw none.
+	poll, readEvery time.Duration
+	cursor          *keystore.FeedCursor
+	cache           keystore.Cache
+	log             *zap.Logger
+	gone            error // the last CheckFile failure, nil while the file is there
 }
 
 func newFollower(s *Store, c keystore.Cache, log *zap.Logger) *follower {
-	f := &follower{store: s, poll: s.feed.poll, cache: c, log: log}
+	f := &follower{store: s, poll: s.feed.poll, readEvery: s.feed.readEvery, cache: c, log: log}
 	f.cursor = keystore.NewFeedCursor(f, s.feed.FeedCursorConfig, c, log)
 	return f
 }
@@ -96,13 +133,21 @@ func (f *follower) fileThere() bool {
 func (f *follower) run(ctx context.Context) error {
 	tick := time.NewTicker(f.poll)
 	defer tick.Stop()
+	wal := newWALWatch(f.store.path)
+	defer wal.close()
+	var lastRead time.Time
 	for {
-		if f.fileThere() {
-			err := f.read(ctx)
-			if ctx.Err() != nil {
-				return ctx.Err()
+		// A read costs a query; the WAL header tells for a system call
+		// whether there may be anything to read.
+		if wal.changed() || time.Since(lastRead) >= f.readEvery {
+			lastRead = time.Now()
+			if f.fileThere() {
+				err := f.read(ctx)
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				f.report(err)
 			}
-			f.report(err)
 		}
 		select {
 		case <-ctx.Done():

@@ -302,3 +302,36 @@ func TestFollowerPrunes(t *testing.T) {
 		t.Fatalf("a change after pruning got sequence %d (%v), want more than %d", seq, err, pruned)
 	}
 }
+
+// The follower sees another store's commit through the WAL-index header
+// alone: with the fallback read an hour away, a revocation still reaches
+// the cache within a few polls.
+func TestFollowSeesCommitsThroughTheWALHeader(t *testing.T) {
+	f := newFixture(t)
+	f.gateway.feed.readEvery = time.Hour
+	counting := &countingStore{Store: f.gateway}
+	v := newVerifier(t, counting)
+	follow(t, f.gateway, v)
+	if _, err := v.Verify(t.Context(), f.key.Hash); err != nil {
+		t.Fatalf("verifying the key before revocation: %v", err)
+	}
+	wal := newWALWatch(f.gateway.path)
+	defer wal.close()
+	wal.changed()
+	if wal.changed() {
+		t.Fatal("the WAL header changed with no commit")
+	}
+	if _, err := f.cli.RevokeKey(t.Context(), f.key.ID, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if !wal.changed() {
+		t.Fatal("another store's commit left the WAL header as it was")
+	}
+	took := within(t, time.Second, "the follower applying a revocation seen in the WAL header", func() bool {
+		_, err := v.Verify(t.Context(), f.key.Hash)
+		return errors.Is(err, keystore.ErrRevoked)
+	})
+	if took > 200*time.Millisecond {
+		t.Errorf("revocation applied after %v; want within a few %v polls", took, PollInterval)
+	}
+}

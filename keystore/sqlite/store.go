@@ -54,8 +54,9 @@ type Store struct {
 }
 
 var (
-	_ keystore.Store    = (*Store)(nil)
-	_ keystore.Follower = (*Store)(nil)
+	_ keystore.Store         = (*Store)(nil)
+	_ keystore.Follower      = (*Store)(nil)
+	_ keystore.FleetFollower = (*Store)(nil)
 )
 
 // Open opens the keygate database in the SQLite file at path, creating the

@@ -55,11 +55,8 @@ func setUp(ctx context.Context, cfg config) (*benchEnv, error) {
 		return nil, err
 	}
 	for _, bin := range []*string{&cfg.keygate, &cfg.caddy} {
-		if *bin, err = filepath.Abs(*bin); err != nil {
+		if *bin, err = absBinary(*bin); err != nil {
 			return nil, err
-		}
-		if _, err := os.Stat(*bin); err != nil {
-			return nil, fmt.Errorf("%w (make bench builds it)", err)
 		}
 	}
 	dir, err := os.MkdirTemp("", "kgbench-")
@@ -101,6 +98,18 @@ func setUp(ctx context.Context, cfg config) (*benchEnv, error) {
 		return e, err
 	}
 	return e, nil
+}
+
+// absBinary returns the absolute path of bin, which must exist.
+func absBinary(bin string) (string, error) {
+	abs, err := filepath.Abs(bin)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return "", fmt.Errorf("%w (make bench builds it)", err)
+	}
+	return abs, nil
 }
 
 // helper starts this binary in a helper role on port.

@@ -18,6 +18,10 @@
 // (bulk-loaded with COPY in about half a minute, hence optional), with
 // keygate's RSS; and a fresh keygate started in front of 10,000 active
 // keys, timed back to 0.9 of its warmed throughput.
+//
+// With -fleet, it runs the fleet case instead (fleet.go): N keygate
+// processes on one PostgreSQL, timed from a revocation's commit to its
+// refusal by all N, and through a cut of every feed listener.
 package main
 
 import (
@@ -43,6 +47,9 @@ type config struct {
 	scale           bool
 	scaleKeys       int
 	maxLookupRate   string
+	fleet           string
+	fleetTrials     int
+	fleetPoll       time.Duration
 }
 
 func main() {
@@ -66,11 +73,25 @@ func main() {
 	flag.BoolVar(&cfg.scale, "scale", false, "also bulk-load the store to -scale-keys keys and measure hits, cold lookups and RSS in front of it (adds about a minute)")
 	flag.IntVar(&cfg.scaleKeys, "scale-keys", 1_000_000, "the store's size for -scale")
 	flag.StringVar(&cfg.maxLookupRate, "max-lookup-rate", "", "keygate's max_lookup_rate (a number, or off); default keygate's")
+	flag.StringVar(&cfg.fleet, "fleet", "", "run the fleet case only (fleet.go), with these gateway counts, such as 3,20")
+	flag.IntVar(&cfg.fleetTrials, "fleet-trials", 20, "revocations per gateway count and case of -fleet")
+	flag.DurationVar(&cfg.fleetPoll, "fleet-poll", time.Millisecond, "how often each poller of -fleet asks its gateway")
 	flag.Parse()
 
 	if *role != "" {
 		if err := runRole(*role, *addr, *database); err != nil {
 			fmt.Fprintf(os.Stderr, "kgbench %s: %v\n", *role, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if cfg.fleet != "" {
+		sizes, err := parseSizes(cfg.fleet)
+		if err == nil {
+			err = runFleet(context.Background(), cfg, sizes)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kgbench: %v\n", err)
 			os.Exit(1)
 		}
 		return

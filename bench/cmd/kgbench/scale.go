@@ -15,6 +15,7 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/verify"
 )
 
 // The scale cases, after the table: whether a lookup costs the same in
@@ -311,7 +312,7 @@ func (db *benchDatabase) countKeys(ctx context.Context) (int, error) {
 // printScale writes the scale cases' results.
 func printScale(out io.Writer, r scaleResult, cfg config) {
 	fmt.Fprintf(out, "\nscale: keygate in front of a growing store; cold = each of %d keys asked for once (one store lookup each); cache budget cache_size %d MiB (default)\n\n",
-		coldSample, keystore.DefaultCacheBytes>>20)
+		coldSample, verify.DefaultCacheBytes>>20)
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "store keys\tplain req/s\thit req/s\t(of plain)\tcold req/s\t(of plain)\tcold 200s\tlookups\tkeygate RSS\t")
 	for _, p := range []scalePoint{r.small, r.large} {
@@ -334,7 +335,7 @@ func printScale(out io.Writer, r scaleResult, cfg config) {
 		target(out, fmt.Sprintf("lookup cost flat: hits at %d keys over %d keys ≥ 0.9", r.large.keys, r.small.keys), hit >= 0.9, fmt.Sprintf("%.2f", hit))
 		target(out, fmt.Sprintf("lookup cost flat: cold lookups at %d keys over %d keys ≥ 0.9", r.large.keys, r.small.keys), cold >= 0.9, fmt.Sprintf("%.2f", cold))
 		target(out, fmt.Sprintf("RSS within cache budget + 128 MiB at %d keys", r.large.keys),
-			r.large.rss <= keystore.DefaultCacheBytes+128<<20, fmt.Sprintf("%d MiB", r.large.rss>>20))
+			r.large.rss <= verify.DefaultCacheBytes+128<<20, fmt.Sprintf("%d MiB", r.large.rss>>20))
 	}
 	rr := r.restart
 	fmt.Fprintf(out, "\nrestart: a fresh keygate (answering %.1fs after exec) driven round robin over %d active keys it has never seen, %d connections\n",
