@@ -28,8 +28,8 @@ type portalOps struct {
 func (o *portalOps) run(ctx context.Context, actor string, op func(ctx context.Context, m *manage.Manager) error) error {
 	ctx, cancel := context.WithTimeout(ctx, portalTimeout)
 	defer cancel()
-	return o.runtime.WithStore(func(s keystore.Store, _ func(string)) error {
-		return op(ctx, &manage.Manager{Store: s, Now: o.runtime.Now, Bin: "keygate",
+	return o.runtime.WithStore(func(s keystore.Store, drop func(string)) error {
+		return op(ctx, &manage.Manager{Store: s, Now: o.runtime.Now, Bin: "keygate", Drop: drop,
 			Audit: &manage.Audit{Logger: o.audit, Actor: actor, Store: s, Now: o.runtime.Now}})
 	})
 }
@@ -93,10 +93,16 @@ func (o *portalOps) CreateKey(ctx context.Context, actor, integration, name, exp
 	return nk, err
 }
 
-func (o *portalOps) RotateKey(ctx context.Context, actor, id, grace string) (nk portal.NewKey, old keystore.Key, err error) {
+// RotateKey confirms a rotation with grace 0 with the fleet, as it ends
+// the old key at once.
+func (o *portalOps) RotateKey(ctx context.Context, actor, id, grace string) (nk portal.NewKey, old portal.Change, err error) {
 	err = o.run(ctx, actor, func(ctx context.Context, m *manage.Manager) error {
 		r, err := m.RotateKey(ctx, id, grace)
-		nk, old = portal.NewKey{Key: r.Created.Key, Secret: r.Created.Secret}, r.Old
+		nk, old.Key = portal.NewKey{Key: r.Created.Key, Secret: r.Created.Secret}, r.Old
+		if err != nil || !r.EndsNow() {
+			return err
+		}
+		old.Confirmed, err = portalConfirm(ctx, m, id)
 		return err
 	})
 	return nk, old, err
@@ -104,7 +110,10 @@ func (o *portalOps) RotateKey(ctx context.Context, actor, id, grace string) (nk 
 
 func (o *portalOps) RevokeKey(ctx context.Context, actor, id string) (ch portal.Change, err error) {
 	err = o.run(ctx, actor, func(ctx context.Context, m *manage.Manager) error {
-		ch.Key, err = m.RevokeKey(ctx, id)
+		if ch.Key, err = m.RevokeKey(ctx, id); err != nil {
+			return err
+		}
+		ch.Confirmed, err = portalConfirm(ctx, m, id)
 		return err
 	})
 	return ch, err
@@ -112,10 +121,43 @@ func (o *portalOps) RevokeKey(ctx context.Context, actor, id string) (ch portal.
 
 func (o *portalOps) DeleteKey(ctx context.Context, actor, id string) (ch portal.Change, err error) {
 	err = o.run(ctx, actor, func(ctx context.Context, m *manage.Manager) error {
-		ch.Key, err = m.DeleteKey(ctx, id)
+		if ch.Key, err = m.DeleteKey(ctx, id); err != nil {
+			return err
+		}
+		ch.Confirmed, err = portalConfirm(ctx, m, id)
 		return err
 	})
 	return ch, err
+}
+
+// portalConfirm drops keyID from this instance's cache and waits, as
+// the command line does (manage.DefaultWait), for every live gateway to
+// apply the change that ended it; nil when the store keeps no fleet.
+func portalConfirm(ctx context.Context, m *manage.Manager, keyID string) (*portal.Confirmation, error) {
+	c, err := m.ConfirmChange(ctx, keyID, manage.DefaultWait)
+	if errors.Is(err, keystore.ErrNoFleet) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	pc := &portal.Confirmation{Live: c.Live, Confirmed: c.Confirmed, Took: c.Elapsed}
+	for _, g := range c.Missing {
+		pc.Missing = append(pc.Missing, g.ID+" ("+g.Hostname+")")
+	}
+	return pc, nil
+}
+
+// Gateways reads the fleet; a store that keeps none has no gateways.
+func (o *portalOps) Gateways(ctx context.Context) (f keystore.Fleet, err error) {
+	err = o.run(ctx, "", func(ctx context.Context, m *manage.Manager) error {
+		f, err = m.Gateways(ctx)
+		if errors.Is(err, keystore.ErrNoFleet) {
+			return nil
+		}
+		return err
+	})
+	return f, err
 }
 
 func (o *portalOps) Usage(ctx context.Context, id string, since time.Time) (counts []keystore.UsageCount, err error) {

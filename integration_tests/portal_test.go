@@ -184,10 +184,27 @@ func portalFlow(t *testing.T, javascript bool) {
 	if text := b.text(); !strings.Contains(text, "Key revoked.") || !strings.Contains(text, "revoked") {
 		t.Fatalf("the key page after revoking:\n%s", text)
 	}
-	poll.Until(t, 10*time.Second, "the revoked key to be refused", func() (bool, string) {
-		status := gw.get(t, "/hello", key).status
-		return status == http.StatusUnauthorized, fmt.Sprintf("status %d", status)
-	})
+	// The revocation was confirmed by the one live gateway before the
+	// page showed: it refuses the key now, with no waiting.
+	if got := b.eval(`(document.querySelector("#revocation-result") || {textContent: ""}).textContent.trim()`); !regexp.MustCompile(`^Refused by 1/1 gateways in \d+ ms\.$`).MatchString(got) {
+		t.Errorf("the key page shows the confirmation %q, want \"Refused by 1/1 gateways in N ms.\"", got)
+	}
+	if status := gw.get(t, "/hello", key).status; status != http.StatusUnauthorized {
+		t.Errorf("the revoked key after a confirmed revocation: %d, want 401", status)
+	}
+
+	b.do("opening the gateways page",
+		chromedp.Click(chromedp.CSS(`a[href="/portal/gateways"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#fleet-summary")))
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := b.eval(`Array.from(document.querySelectorAll("table.gateways tbody tr"), r => Array.from(r.cells, c => c.textContent.trim()).join("|")).join("\n")`)
+	if !regexp.MustCompile(`^[^|\n]+\|`+regexp.QuoteMeta(host)+`\|[^|\n]*\|live\|\d+\|0\|`).MatchString(rows) ||
+		strings.Count(rows, "\n") != 0 || !strings.Contains(b.text(), "1 live of 1") {
+		t.Errorf("the gateways page lists %q, want the running gateway on %s, live", rows, host)
+	}
 
 	b.do("filtering the audit trail",
 		chromedp.Click(chromedp.CSS(`a[href="/portal/audit"]`)),

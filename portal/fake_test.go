@@ -29,10 +29,14 @@ type fakeOps struct {
 	audit  []keystore.AuditEntry
 	usage  map[string][]keystore.UsageCount
 	serial int
+	// confirmation is what the changes that end a key report.
+	confirmation *Confirmation
+	fleet        keystore.Fleet
 }
 
 func newFakeOps(now time.Time) *fakeOps {
-	return &fakeOps{now: now, usage: map[string][]keystore.UsageCount{}}
+	return &fakeOps{now: now, usage: map[string][]keystore.UsageCount{},
+		confirmation: &Confirmation{Live: 2, Confirmed: 2, Took: 3 * time.Millisecond}}
 }
 
 func (f *fakeOps) log(actor, action, key, in string) {
@@ -130,16 +134,20 @@ func (f *fakeOps) CreateKey(_ context.Context, actor, integration, name, expires
 	return NewKey{Key: k, Secret: secret}, nil
 }
 
-func (f *fakeOps) RotateKey(ctx context.Context, actor, id, grace string) (NewKey, keystore.Key, error) {
+func (f *fakeOps) RotateKey(ctx context.Context, actor, id, grace string) (NewKey, Change, error) {
 	if grace == "" {
-		return NewKey{}, keystore.Key{}, &fieldErr{400, "grace", "missing grace"}
+		return NewKey{}, Change{}, &fieldErr{400, "grace", "missing grace"}
 	}
 	old, err := f.Key(ctx, id)
 	if err != nil {
-		return NewKey{}, keystore.Key{}, err
+		return NewKey{}, Change{}, err
 	}
 	next, err := f.CreateKey(ctx, actor, old.IntegrationID, old.Name, "")
-	return next, old, err
+	ch := Change{Key: old}
+	if grace == "0" {
+		ch.Confirmed = f.confirmation
+	}
+	return next, ch, err
 }
 
 func (f *fakeOps) change(actor, id, action string, apply func(k *keystore.Key)) (Change, error) {
@@ -157,18 +165,25 @@ func (f *fakeOps) change(actor, id, action string, apply func(k *keystore.Key)) 
 
 func (f *fakeOps) RevokeKey(_ context.Context, actor, id string) (Change, error) {
 	ch, err := f.change(actor, id, "key revoked", func(k *keystore.Key) { at := f.now; k.RevokedAt = &at })
-	ch.Confirmed = &Confirmation{Live: 2, Confirmed: 2, Took: 3 * time.Millisecond}
+	ch.Confirmed = f.confirmation
 	return ch, err
 }
 
 func (f *fakeOps) DeleteKey(_ context.Context, actor, id string) (Change, error) {
 	ch, err := f.change(actor, id, "key deleted", func(*keystore.Key) {})
+	ch.Confirmed = f.confirmation
 	if err == nil {
 		f.mu.Lock()
 		f.keys = slices.DeleteFunc(f.keys, func(k keystore.Key) bool { return k.ID == id })
 		f.mu.Unlock()
 	}
 	return ch, err
+}
+
+func (f *fakeOps) Gateways(context.Context) (keystore.Fleet, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fleet, nil
 }
 
 func (f *fakeOps) Usage(_ context.Context, id string, since time.Time) ([]keystore.UsageCount, error) {

@@ -21,6 +21,9 @@ type shownData struct {
 	Curl string
 	// Old is the rotated key, for a rotation.
 	Old *keystore.Key
+	// Confirmed is the confirmation of a rotation that ended the old key
+	// at once.
+	Confirmed *Confirmation
 }
 
 func (p *Portal) connect(w http.ResponseWriter, r *http.Request) {
@@ -37,15 +40,18 @@ func (p *Portal) connect(w http.ResponseWriter, r *http.Request) {
 
 // showKeyOnce renders the page with the key itself. The key is in no URL
 // and no later page: leaving this page loses it.
-func (p *Portal) showKeyOnce(w http.ResponseWriter, r *http.Request, created NewKey, old *keystore.Key) {
+func (p *Portal) showKeyOnce(w http.ResponseWriter, r *http.Request, created NewKey, old *Change) {
 	in, _, err := p.findIntegration(r, created.Key.IntegrationID)
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
 	gw := p.gatewayFor(r, in.ID)
-	d := shownData{Key: created.Key, Secret: created.Secret, Integration: in, GatewayURL: gw, Old: old,
+	d := shownData{Key: created.Key, Secret: created.Secret, Integration: in, GatewayURL: gw,
 		Curl: `curl -H "Authorization: Bearer ` + created.Secret + `" ` + strings.TrimSuffix(gw, "/") + "/"}
+	if old != nil {
+		d.Old, d.Confirmed = &old.Key, old.Confirmed
+	}
 	p.render(w, r, http.StatusOK, "shown.html", "Key "+created.Key.Name, "integrations", d)
 }
 
@@ -53,8 +59,6 @@ type keyData struct {
 	Key   keystore.Key
 	State string
 	Chart usageChart
-	// Revoked is the confirmation of a revocation just done, if any.
-	Revoked *Confirmation
 }
 
 func (p *Portal) key(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +73,7 @@ func (p *Portal) key(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	d := keyData{Key: k, State: k.Status(now), Chart: newUsageChart(counts, now), Revoked: confirmationFrom(r.URL.Query())}
+	d := keyData{Key: k, State: k.Status(now), Chart: newUsageChart(counts, now)}
 	p.render(w, r, http.StatusOK, "key.html", "Key "+k.Name, "integrations", d)
 }
 
@@ -130,17 +134,22 @@ func (p *Portal) deleteKey(w http.ResponseWriter, r *http.Request) {
 		p.formFailed(w, r, err, func(status int, f form) { p.showConfirmKey(w, r, status, "delete", f) }, nil)
 		return
 	}
-	seeOther(w, r, "/integrations/"+ch.Key.IntegrationID+"?notice=key-deleted")
+	seeOther(w, r, "/integrations/"+ch.Key.IntegrationID+"?notice=key-deleted"+confirmationQuery(ch.Confirmed))
 }
 
-// confirmationQuery carries a revocation's confirmation over the redirect
-// to the key's page: counts only, nothing secret.
+// maxMissing bounds the gateways a confirmation names over a redirect.
+const maxMissing = 20
+
+// confirmationQuery carries a change's confirmation over the redirect to
+// the next page: counts and gateway names only, nothing secret.
 func confirmationQuery(c *Confirmation) string {
 	if c == nil {
 		return ""
 	}
-	return "&live=" + strconv.Itoa(c.Live) + "&confirmed=" + strconv.Itoa(c.Confirmed) +
-		"&ms=" + strconv.FormatInt(c.Took.Milliseconds(), 10)
+	q := url.Values{"live": {strconv.Itoa(c.Live)}, "confirmed": {strconv.Itoa(c.Confirmed)},
+		"ms": {strconv.FormatInt(c.Took.Milliseconds(), 10)}}
+	q["missing"] = c.Missing[:min(len(c.Missing), maxMissing)]
+	return "&" + q.Encode()
 }
 
 // confirmationFrom reads what confirmationQuery wrote; nil when absent.
@@ -151,5 +160,7 @@ func confirmationFrom(q url.Values) *Confirmation {
 	if err1 != nil || err2 != nil || err3 != nil || live < 0 || confirmed < 0 || ms < 0 {
 		return nil
 	}
-	return &Confirmation{Live: live, Confirmed: confirmed, Took: time.Duration(ms) * time.Millisecond}
+	missing := q["missing"]
+	return &Confirmation{Live: live, Confirmed: confirmed, Took: time.Duration(ms) * time.Millisecond,
+		Missing: missing[:min(len(missing), maxMissing)]}
 }

@@ -37,10 +37,14 @@ type Ops interface {
 	// for none.
 	CreateKey(ctx context.Context, actor, integration, name, expiresIn string) (NewKey, error)
 	// RotateKey makes the successor of key id and ends the old one after
-	// grace (a lifetime, "0" for at once); it returns both.
-	RotateKey(ctx context.Context, actor, id, grace string) (NewKey, keystore.Key, error)
+	// grace (a lifetime, "0" for at once); it returns the new key and the
+	// old one, confirmed with the gateways when it ended at once.
+	RotateKey(ctx context.Context, actor, id, grace string) (NewKey, Change, error)
 	RevokeKey(ctx context.Context, actor, id string) (Change, error)
 	DeleteKey(ctx context.Context, actor, id string) (Change, error)
+	// Gateways reads the fleet: every gateway recorded in the key store;
+	// empty when the store keeps none.
+	Gateways(ctx context.Context) (keystore.Fleet, error)
 
 	// Usage returns key id's request counts from since on.
 	Usage(ctx context.Context, id string, since time.Time) ([]keystore.UsageCount, error)
@@ -57,20 +61,28 @@ type NewKey struct {
 	Secret string
 }
 
-// Change is the result of revoking or deleting a key.
+// Change is the result of a change that ends a key: revoking, deleting,
+// or rotating it with grace 0.
 type Change struct {
 	Key keystore.Key
 	// Confirmed, when not nil, says how many live gateways confirmed
-	// that they refuse the key.
+	// that they refuse the key; nil when nothing was confirmed (the store
+	// keeps no fleet, or the key keeps working for a grace).
 	Confirmed *Confirmation
 }
 
-// Confirmation is how many of the live gateways applied a revocation, and
-// how long that took.
+// Confirmation is how many of the live gateways applied a change that
+// ended a key, how long the wait took, and which had not applied it.
 type Confirmation struct {
 	Live, Confirmed int
 	Took            time.Duration
+	// Missing names the live gateways that had not applied the change
+	// when the wait ran out, each as "id (hostname)".
+	Missing []string
 }
+
+// Done reports whether every live gateway applied the change.
+func (c Confirmation) Done() bool { return c.Confirmed >= c.Live }
 
 // Problem is an operation's error as the user reads it: the HTTP status,
 // the form field at fault (empty: the form as a whole) and the message.

@@ -45,13 +45,19 @@ type view struct {
 	CSRF  string
 	// Notice is a message about what was just done.
 	Notice string
-	Data   any
+	// Confirmed is how far the change just done reached the gateways,
+	// when it ended a key.
+	Confirmed *Confirmation
+	Data      any
 }
 
 // render writes page with status.
 func (p *Portal) render(w http.ResponseWriter, r *http.Request, status int, page, title, nav string, data any) {
 	v := view{Title: title, Nav: nav, User: user(r), Mount: mount(r), CSRF: p.csrf.token(user(r), p.now()),
 		Notice: notice(r), Data: data}
+	if v.Notice != "" {
+		v.Confirmed = confirmationFrom(r.URL.Query())
+	}
 	var buf bytes.Buffer
 	if err := pages[page].ExecuteTemplate(&buf, "layout.html", v); err != nil {
 		http.Error(w, "rendering the page failed", http.StatusInternalServerError)

@@ -21,6 +21,7 @@ func (p *Portal) routes() {
 	m.HandleFunc("POST /keys/{id}/revoke", p.revoke)
 	m.HandleFunc("POST /keys/{id}/rotate", p.rotate)
 	m.HandleFunc("POST /keys/{id}/delete", p.deleteKey)
+	m.HandleFunc("GET /gateways", p.gateways)
 	m.HandleFunc("GET /audit", p.audit)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusNotFound, "error.html", "Not found", "",
