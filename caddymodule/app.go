@@ -309,6 +309,17 @@ func (a *App) Cleanup() error {
 	return err
 }
 
+// keygateApp returns the config's keygate app, for the handlers' Provision:
+// Caddy instantiates it with its defaults when the config has no keygate
+// global option.
+func keygateApp(ctx caddy.Context) (*App, error) {
+	app, err := ctx.App("keygate")
+	if err != nil {
+		return nil, fmt.Errorf("getting keygate app: %w", err)
+	}
+	return app.(*App), nil
+}
+
 // Prefix returns the prefix of the keys this gateway accepts.
 func (a *App) Prefix() string { return a.KeyPrefix }
 

@@ -90,11 +90,11 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // Provision gets the keygate app, which Caddy instantiates with its
 // defaults when the config has no keygate global option.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	app, err := ctx.App("keygate")
+	app, err := keygateApp(ctx)
 	if err != nil {
-		return fmt.Errorf("getting keygate app: %w", err)
+		return err
 	}
-	return h.setup(app.(*App), ctx.Logger())
+	return h.setup(app, ctx.Logger())
 }
 
 // setup checks the handler's config and binds it to app.

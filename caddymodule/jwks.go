@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 
@@ -35,11 +34,11 @@ func (JWKSHandler) CaddyModule() caddy.ModuleInfo {
 
 // Provision gets the keygate app.
 func (h *JWKSHandler) Provision(ctx caddy.Context) error {
-	app, err := ctx.App("keygate")
+	app, err := keygateApp(ctx)
 	if err != nil {
-		return fmt.Errorf("getting keygate app: %w", err)
+		return err
 	}
-	h.app, h.logger = app.(*App), ctx.Logger()
+	h.app, h.logger = app, ctx.Logger()
 	return nil
 }
 

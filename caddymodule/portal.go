@@ -58,16 +58,16 @@ var processSecret = sync.OnceValue(func() []byte {
 
 // Provision binds the portal to the keygate app.
 func (p *Portal) Provision(ctx caddy.Context) error {
-	app, err := ctx.App("keygate")
+	app, err := keygateApp(ctx)
 	if err != nil {
-		return fmt.Errorf("getting keygate app: %w", err)
+		return err
 	}
 	secret := processSecret()
 	if p.CSRFSecret != "" {
 		secret = []byte(caddy.NewReplacer().ReplaceKnown(p.CSRFSecret, ""))
 	}
 	logger := ctx.Logger()
-	ops := &portalOps{runtime: app.(*App).runtime, audit: caddy.Log().Named(manage.AuditLoggerName)}
+	ops := &portalOps{runtime: app.runtime, audit: caddy.Log().Named(manage.AuditLoggerName)}
 	p.portal, err = portal.New(portal.Config{
 		Ops: ops, Now: ops.runtime.Now, Secret: secret, GatewayURL: p.GatewayURL,
 		OnError: func(r *http.Request, err error) {

@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -43,11 +42,11 @@ func (RotateHandler) CaddyModule() caddy.ModuleInfo {
 
 // Provision gets the keygate app.
 func (h *RotateHandler) Provision(ctx caddy.Context) error {
-	app, err := ctx.App("keygate")
+	app, err := keygateApp(ctx)
 	if err != nil {
-		return fmt.Errorf("getting keygate app: %w", err)
+		return err
 	}
-	return h.edge.setup(app.(*App), authLogger())
+	return h.edge.setup(app, authLogger())
 }
 
 // ServeHTTP answers GET and POST; it never calls next.

@@ -100,11 +100,11 @@ func (SecretScanning) CaddyModule() caddy.ModuleInfo {
 
 // Provision reads the public keys file and gets the keygate app.
 func (h *SecretScanning) Provision(ctx caddy.Context) error {
-	app, err := ctx.App("keygate")
+	app, err := keygateApp(ctx)
 	if err != nil {
-		return fmt.Errorf("getting keygate app: %w", err)
+		return err
 	}
-	return h.setup(app.(*App), ctx.Logger(), caddy.Log().Named(manage.AuditLoggerName))
+	return h.setup(app, ctx.Logger(), caddy.Log().Named(manage.AuditLoggerName))
 }
 
 // setup checks the config, reads the public keys file and binds the

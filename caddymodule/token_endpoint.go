@@ -46,11 +46,10 @@ func (TokenHandler) CaddyModule() caddy.ModuleInfo {
 
 // Provision gets the keygate app and checks token_ttl against it.
 func (h *TokenHandler) Provision(ctx caddy.Context) error {
-	app, err := ctx.App("keygate")
+	a, err := keygateApp(ctx)
 	if err != nil {
-		return fmt.Errorf("getting keygate app: %w", err)
+		return err
 	}
-	a := app.(*App)
 	if h.TokenTTL == 0 {
 		h.TokenTTL = caddy.Duration(token.DefaultTTL)
 	}
