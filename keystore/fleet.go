@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // The fleet: every gateway instance that follows a store's change feed
@@ -91,6 +93,18 @@ type FleetStore interface {
 	// changed (a row written, or a moment passed, as the store can tell),
 	// until done returns true or ctx ends: then it returns ctx.Err().
 	WatchFleet(ctx context.Context, done func(Fleet) bool) error
+}
+
+// ForgetOnStop deletes the row of the instance with this id once its
+// follower returned, so that a cleanly stopped gateway leaves no stale
+// instance behind. ctx may be done already: the delete gets a second of
+// its own. A failure is logged, not returned: the row ages out.
+func ForgetOnStop(ctx context.Context, fs FleetStore, id string, logger *zap.Logger) {
+	forgetCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if err := fs.ForgetGateway(forgetCtx, id); err != nil {
+		logger.Warn("cannot remove this gateway from keygate_gateways", zap.Error(err))
+	}
 }
 
 // Confirmation is how far a change has reached the fleet.

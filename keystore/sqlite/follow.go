@@ -71,11 +71,7 @@ func (s *Store) FollowAs(ctx context.Context, c keystore.Cache, logger *zap.Logg
 		return err
 	}, s.feed.heartbeat)
 	err := f.run(ctx)
-	forgetCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-	defer cancel()
-	if ferr := s.ForgetGateway(forgetCtx, self.ID); ferr != nil {
-		logger.Warn("cannot remove this gateway from keygate_gateways", zap.Error(ferr))
-	}
+	keystore.ForgetOnStop(ctx, s, self.ID, logger)
 	return err
 }
 
