@@ -25,8 +25,9 @@ import (
 //	GET    /keygate/integrations                      list integrations
 //	POST   /keygate/integrations                      add one: {"id": ..., "base_url": ...}
 //	PATCH  /keygate/integrations/{id}                 change its base URL: {"base_url": ...}
+//	PUT    /keygate/integrations/{id}/rotation        set its keys' rotation: {"rotate_every": "30d", "rotate_grace": "1h"}
 //	DELETE /keygate/integrations/{id}[?force=true]    remove it and delete its keys
-//	POST   /keygate/keys                              create a key: {"integration", "name", "expires_in"}
+//	POST   /keygate/keys                              create a key: {"integration", "name", "expires_in", "exchange_only", "rotate_every"}
 //	GET    /keygate/keys[?integration=&active=&revoked=&expired=]
 //	GET    /keygate/keys/{id}                         show a key
 //	POST   /keygate/keys/{id}/revoke                  revoke it
@@ -86,11 +87,15 @@ func (a *AdminAPI) handleIntegrations(w http.ResponseWriter, r *http.Request) er
 	})
 }
 
-// handleIntegration serves /keygate/integrations/{id}.
+// handleIntegration serves /keygate/integrations/{id} and
+// /keygate/integrations/{id}/rotation.
 func (a *AdminAPI) handleIntegration(w http.ResponseWriter, r *http.Request) error {
 	id, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/keygate/integrations/"), "/")
-	if rest != "" || id == "" {
+	if id == "" || (rest != "" && rest != "rotation") {
 		return notFoundRoute(r)
+	}
+	if rest == "rotation" {
+		return a.handleIntegrationRotation(w, r, id)
 	}
 	return a.manage(w, r, func(ctx context.Context, m *manage.Manager) (int, any, error) {
 		switch r.Method {
@@ -115,6 +120,25 @@ func (a *AdminAPI) handleIntegration(w http.ResponseWriter, r *http.Request) err
 			return confirmed(ctx, r, m, "", http.StatusOK, manage.RemovedIntegration{ID: id, KeysDeleted: n})
 		}
 		return 0, nil, methodNotAllowed(w, r, http.MethodPatch, http.MethodDelete)
+	})
+}
+
+// handleIntegrationRotation serves /keygate/integrations/{id}/rotation:
+// a PUT sets both settings, as `integrations set-rotation` does.
+func (a *AdminAPI) handleIntegrationRotation(w http.ResponseWriter, r *http.Request, id string) error {
+	return a.manage(w, r, func(ctx context.Context, m *manage.Manager) (int, any, error) {
+		if r.Method != http.MethodPut {
+			return 0, nil, methodNotAllowed(w, r, http.MethodPut)
+		}
+		var body struct {
+			RotateEvery string `json:"rotate_every"`
+			RotateGrace string `json:"rotate_grace"`
+		}
+		if err := decodeBody(w, r, &body); err != nil {
+			return 0, nil, err
+		}
+		in, err := m.SetIntegrationRotation(ctx, id, body.RotateEvery, body.RotateGrace)
+		return http.StatusOK, manage.IntegrationJSON(in), err
 	})
 }
 

@@ -374,6 +374,7 @@ func (m *Manager) RotateKey(ctx context.Context, id, grace string) (RotatedKey, 
 		return RotatedKey{}, m.keyError("rotating", id, err)
 	}
 	next.Name, next.IntegrationID = old.Name, old.IntegrationID
+	next.ExchangeOnly, next.RotateEvery = old.ExchangeOnly, old.RotateEvery
 	m.Audit.key("key rotated", next.Key, zap.String("rotated_from", old.ID), zap.Timep("old_expires_at", old.ExpiresAt))
 	return RotatedKey{Created: next, Old: old}, nil
 }

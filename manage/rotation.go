@@ -29,15 +29,19 @@ func CheckRotateEvery(field, value string) (time.Duration, error) {
 }
 
 // SetIntegrationRotation sets an integration's default rotation period of
-// its keys and the grace of a key its calling system rolls itself (each a
-// lifetime; empty or "0": none, and DefaultSelfRotateGrace).
+// its keys (a lifetime, or "0": never) and the grace of a key its calling
+// system rolls itself (a lifetime; empty or "0": DefaultSelfRotateGrace),
+// both at once, as the admin API's fields rotate_every and rotate_grace.
 func (m *Manager) SetIntegrationRotation(ctx context.Context, id, every, grace string) (keystore.Integration, error) {
 	if err := CheckIntegrationID("id", id); err != nil {
 		return keystore.Integration{}, err
 	}
+	if every == "" {
+		return keystore.Integration{}, missingField("rotate_every", `how often its keys are to be rolled, such as "30d", or "0" for never`)
+	}
 	var r keystore.Rotation
 	var err error
-	if every != "" && every != "0" {
+	if every != "0" {
 		if r.Every, err = CheckRotateEvery("rotate_every", every); err != nil {
 			return keystore.Integration{}, err
 		}

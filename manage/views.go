@@ -19,18 +19,27 @@ type CreatedKeyJSON struct {
 	Integration string     `json:"integration"`
 	CreatedAt   time.Time  `json:"created_at"`
 	ExpiresAt   *time.Time `json:"expires_at"`
+	// ExchangeOnly and RotateEvery are as KeyView shows them: left out
+	// unless set.
+	ExchangeOnly bool   `json:"exchange_only,omitempty"`
+	RotateEvery  string `json:"rotate_every,omitempty"`
 }
 
 // JSON returns k's view.
 func (k CreatedKey) JSON() CreatedKeyJSON {
-	return CreatedKeyJSON{
-		ID:          k.ID,
-		Key:         k.Secret,
-		Name:        k.Name,
-		Integration: k.IntegrationID,
-		CreatedAt:   k.CreatedAt.UTC(),
-		ExpiresAt:   utcPtr(k.ExpiresAt),
+	v := CreatedKeyJSON{
+		ID:           k.ID,
+		Key:          k.Secret,
+		Name:         k.Name,
+		Integration:  k.IntegrationID,
+		CreatedAt:    k.CreatedAt.UTC(),
+		ExpiresAt:    utcPtr(k.ExpiresAt),
+		ExchangeOnly: k.ExchangeOnly,
 	}
+	if k.RotateEvery > 0 {
+		v.RotateEvery = keystore.FormatLifetime(k.RotateEvery)
+	}
+	return v
 }
 
 // RotatedKeyJSON is a rotation: the new key as CreatedKeyJSON shows it,
@@ -52,20 +61,40 @@ type RemovedIntegration struct {
 	KeysDeleted int    `json:"keys_deleted"`
 }
 
-// IntegrationsJSON returns integrations ready for JSON: never null, times
-// in UTC.
-func IntegrationsJSON(ins []keystore.Integration) []keystore.Integration {
-	out := make([]keystore.Integration, len(ins))
+// IntegrationView is an integration's record as JSON: the record, in
+// UTC, with its rotation settings as keys' own `rotate_every` reads,
+// each left out when unset (keys are not rolled by default; a key its
+// holder rolls keeps working DefaultSelfRotateGrace).
+type IntegrationView struct {
+	keystore.Integration
+	// RotateEvery is the default rotation period of its keys, such as
+	// "90d".
+	RotateEvery string `json:"rotate_every,omitempty"`
+	// RotateGrace is how long a key its calling system rolls keeps
+	// working, such as "1h".
+	RotateGrace string `json:"rotate_grace,omitempty"`
+}
+
+// IntegrationsJSON returns integrations as JSON shows them: never null.
+func IntegrationsJSON(ins []keystore.Integration) []IntegrationView {
+	out := make([]IntegrationView, len(ins))
 	for i, in := range ins {
 		out[i] = IntegrationJSON(in)
 	}
 	return out
 }
 
-// IntegrationJSON returns in ready for JSON, its time in UTC.
-func IntegrationJSON(in keystore.Integration) keystore.Integration {
+// IntegrationJSON returns in as JSON shows it.
+func IntegrationJSON(in keystore.Integration) IntegrationView {
 	in.CreatedAt = in.CreatedAt.UTC()
-	return in
+	v := IntegrationView{Integration: in}
+	if in.Rotation.Every > 0 {
+		v.RotateEvery = keystore.FormatLifetime(in.Rotation.Every)
+	}
+	if in.Rotation.Grace > 0 {
+		v.RotateGrace = keystore.FormatLifetime(in.Rotation.Grace)
+	}
+	return v
 }
 
 // Age marks of a key against a maximum key age.

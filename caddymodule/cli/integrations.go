@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -43,7 +44,7 @@ URL/p.`
 				return err
 			}
 			if *every != "" || *grace != "" {
-				if in, err = m.SetIntegrationRotation(ctx, id, *every, *grace); err != nil {
+				if in, err = m.SetIntegrationRotation(ctx, id, cmp.Or(*every, "0"), *grace); err != nil {
 					return err
 				}
 			}

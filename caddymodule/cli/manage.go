@@ -37,14 +37,16 @@ func (c *cli) withManager(cmd *cobra.Command, fn func(ctx context.Context, m *ma
 // flags are how the command line spells the fields of manage's Errors:
 // as missing, and as invalid.
 var flags = map[string]struct{ missing, invalid string }{
-	"name":        {"--name NAME", "--name"},
-	"integration": {"--integration ID", "--integration"},
-	"expires_in":  {"--expires-in DURATION", "--expires-in"},
-	"grace":       {"--grace DURATION", "--grace"},
-	"base_url":    {"--base-url URL", "--base-url"},
-	"max_key_age": {"--max-key-age DURATION", "--max-key-age"},
-	"wait":        {"--wait DURATION", "--wait"},
-	"id":          {"ID", "ID"},
+	"name":         {"--name NAME", "--name"},
+	"integration":  {"--integration ID", "--integration"},
+	"expires_in":   {"--expires-in DURATION", "--expires-in"},
+	"grace":        {"--grace DURATION", "--grace"},
+	"base_url":     {"--base-url URL", "--base-url"},
+	"max_key_age":  {"--max-key-age DURATION", "--max-key-age"},
+	"wait":         {"--wait DURATION", "--wait"},
+	"rotate_every": {"--rotate-every DURATION", "--rotate-every"},
+	"rotate_grace": {"--rotate-grace DURATION", "--rotate-grace"},
+	"id":           {"ID", "ID"},
 }
 
 // phrase returns err as the command line shows it: a manage.Error naming

@@ -66,9 +66,10 @@ func writeIntegrationAdded(w io.Writer, in keystore.Integration) error {
 func writeIntegrationsTable(w io.Writer, ins []keystore.Integration) error {
 	rows := make([][]string, len(ins))
 	for i, in := range ins {
-		rows[i] = []string{in.ID, in.BaseURL, formatTime(in.CreatedAt)}
+		every, grace := rotationCells(in)
+		rows[i] = []string{in.ID, in.BaseURL, formatTime(in.CreatedAt), every, grace}
 	}
-	return writeTable(w, "No integrations.", []string{"ID", "BASE URL", "CREATED"}, rows)
+	return writeTable(w, "No integrations.", []string{"ID", "BASE URL", "CREATED", "ROTATE EVERY", "ROTATE GRACE"}, rows)
 }
 
 // writeTable prints a header and rows in aligned columns, or the sentence

@@ -68,13 +68,20 @@ credential rotate'). "0" turns the default period off.`
 }
 
 func writeRotationSet(cmd *cobra.Command, in keystore.Integration) error {
-	every, grace := "never", keystore.FormatLifetime(manage.DefaultSelfRotateGrace)
+	every, grace := rotationCells(in)
+	_, err := fmt.Fprintf(cmd.OutOrStdout(), "Integration %s: keys are rolled every %s by default; a key rolled by its holder keeps working %s.\n", in.ID, every, grace)
+	return err
+}
+
+// rotationCells says how often in's keys are rolled by default ("never"
+// or a lifetime) and how long a key its holder rolls keeps working.
+func rotationCells(in keystore.Integration) (every, grace string) {
+	every, grace = "never", keystore.FormatLifetime(manage.DefaultSelfRotateGrace)
 	if in.Rotation.Every > 0 {
 		every = keystore.FormatLifetime(in.Rotation.Every)
 	}
 	if in.Rotation.Grace > 0 {
 		grace = keystore.FormatLifetime(in.Rotation.Grace)
 	}
-	_, err := fmt.Fprintf(cmd.OutOrStdout(), "Integration %s: keys are rolled every %s by default; a key rolled by its holder keeps working %s.\n", in.ID, every, grace)
-	return err
+	return every, grace
 }

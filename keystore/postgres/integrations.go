@@ -52,9 +52,9 @@ func (s *Store) SetIntegrationURL(ctx context.Context, id, baseURL string) (keys
 		return keystore.Integration{}, fmt.Errorf("changing integration %s: %w", id, err)
 	}
 	err = s.retry(true, func() error {
-		err := s.pool.QueryRow(ctx, `UPDATE keygate_integrations SET base_url = $2 WHERE id = $1
-			RETURNING created_at`, in.ID, in.BaseURL).Scan(&in.CreatedAt)
-		in.CreatedAt = in.CreatedAt.UTC()
+		var err error
+		in, err = scanIntegration(s.pool.QueryRow(ctx, `UPDATE keygate_integrations SET base_url = $2 WHERE id = $1
+			RETURNING `+integrationColumns, in.ID, in.BaseURL))
 		return err
 	})
 	if err != nil {

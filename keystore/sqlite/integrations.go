@@ -55,14 +55,10 @@ func (s *Store) SetIntegrationURL(ctx context.Context, id, baseURL string) (keys
 	if err != nil {
 		return keystore.Integration{}, fmt.Errorf("changing integration %s: %w", id, err)
 	}
-	var created string
-	err = s.writer.QueryRowContext(ctx, `UPDATE keygate_integrations SET base_url = ? WHERE id = ?
-		RETURNING created_at`, in.BaseURL, in.ID).Scan(&created)
+	in, err = scanIntegration(s.writer.QueryRowContext(ctx, `UPDATE keygate_integrations SET base_url = ? WHERE id = ?
+		RETURNING `+integrationColumns, in.BaseURL, in.ID))
 	if err != nil {
 		return keystore.Integration{}, wrapErr("changing integration "+id, err)
-	}
-	if in.CreatedAt, err = parseTime(created); err != nil {
-		return keystore.Integration{}, fmt.Errorf("changing integration %s: created_at: %w", id, err)
 	}
 	return in, nil
 }

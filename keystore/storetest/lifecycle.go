@@ -172,8 +172,13 @@ func testSetIntegrationURL(t *testing.T, s keystore.Store) {
 	mustCreateIntegration(t, s, "weather", "https://weather.example.com")
 	k := NewKey(t, "weather", "ci", baseTime)
 	mustCreateKey(t, s, k)
+	r := keystore.Rotation{Every: 30 * 24 * time.Hour, Grace: time.Hour}
+	if _, err := s.SetIntegrationRotation(ctx(t), "weather", r); err != nil {
+		t.Fatal(err)
+	}
+	// The answer is the whole record, its rotation too.
 	in, err := s.SetIntegrationURL(ctx(t), "weather", "http://10.0.0.7:8080/v2/")
-	if err != nil || in.BaseURL != "http://10.0.0.7:8080/v2" || !sameTime(in.CreatedAt, baseTime) {
+	if err != nil || in.BaseURL != "http://10.0.0.7:8080/v2" || !sameTime(in.CreatedAt, baseTime) || in.Rotation != r {
 		t.Fatalf("SetIntegrationURL = %+v, %v", in, err)
 	}
 	if cred, err := s.LookupCredential(ctx(t), k.Hash); err != nil || cred.BaseURL != in.BaseURL {
