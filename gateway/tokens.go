@@ -107,9 +107,9 @@ func (rt *Runtime) verifyToken(ctx context.Context, raw string, cachedOnly bool)
 	}
 	var cred keystore.Credential
 	if cachedOnly {
-		cred, err = rt.verifier.VerifyCached(v.IDHash)
+		cred, err = rt.verifier.VerifyKeyIDCached(v.IDHash, &v.Key)
 	} else {
-		cred, err = rt.verifier.VerifyKeyID(ctx, v.Claims.KeyID(), v.IDHash)
+		cred, err = rt.verifier.VerifyKeyID(ctx, v.Claims.KeyID(), v.IDHash, &v.Key)
 	}
 	if errors.Is(err, keystore.ErrUnknownKey) {
 		// The key is gone for good (its integration removed): its

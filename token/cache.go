@@ -9,13 +9,16 @@ import (
 	"github.com/dgraph-io/ristretto/v2"
 
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/verify"
 )
 
 // Cache remembers verified tokens, so that the second use of a token costs
 // a map lookup and a string comparison rather than a signature check.
 // Tokens never change: an entry lives until the token expires. Whether the
 // token's key still holds is not the cache's business: the caller asks the
-// key verifier by id (VerifyKeyID with Verified.IDHash) on every use.
+// key verifier by id on every use (verify.Verifier.VerifyKeyID with
+// Verified.IDHash and Verified.Key, which makes that ask a check of the
+// answer held there rather than a second cache lookup).
 type Cache struct {
 	ring  *Ring
 	cache *ristretto.Cache[uint64, *Verified]
@@ -28,6 +31,9 @@ type Verified struct {
 	raw    string
 	Claims Claims
 	IDHash keystore.Hash
+	// Key holds the verifier's answer for the token's key, for the
+	// caller to pass to VerifyKeyID.
+	Key    verify.KeySlot
 	expiry time.Time
 	kid    string
 	set    *KeySet // the key set that verified it

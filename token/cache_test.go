@@ -114,7 +114,7 @@ func BenchmarkTokenVsKey(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		_, err = v.VerifyKeyID(ctx, t.Claims.KeyID(), t.IDHash)
+		_, err = v.VerifyKeyID(ctx, t.Claims.KeyID(), t.IDHash, &t.Key)
 		return err
 	}
 	for range 100 { // warm both caches past ristretto's admission
