@@ -103,7 +103,12 @@ func (rt *Runtime) verifyToken(ctx context.Context, raw string, cachedOnly bool)
 	}
 	v, err := rt.tokens.cache.Verify(ctx, raw)
 	if err != nil {
-		return keystore.Credential{}, tokenRefusal(err)
+		var cred keystore.Credential
+		if v != nil { // expired: whose it was, for the log (its name if cached)
+			cred, _ = rt.verifier.VerifyKeyIDCached(keystore.IDHash(v.Claims.KeyID()), nil)
+			cred = keystore.Credential{KeyID: v.Claims.KeyID(), KeyName: cred.KeyName, IntegrationID: v.Claims.Integration}
+		}
+		return cred, tokenRefusal(err)
 	}
 	var cred keystore.Credential
 	if cachedOnly {

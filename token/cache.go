@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"time"
@@ -61,7 +62,7 @@ func (c *Cache) Close() { c.cache.Close() }
 // Verify returns the verified token raw from the cache, or checks it with
 // the ring and caches it. A cached token is re-checked when the ring's key
 // set has changed since (a signing key may have been withdrawn), and
-// refused once it expires.
+// refused once it expires: with ErrExpired, and its claims.
 func (c *Cache) Verify(ctx context.Context, raw string) (*Verified, error) {
 	now := c.now()
 	set := c.ring.Keys()
@@ -75,6 +76,9 @@ func (c *Cache) Verify(ctx context.Context, raw string) (*Verified, error) {
 		}
 	}
 	claims, kid, err := c.ring.verify(ctx, raw)
+	if errors.Is(err, ErrExpired) {
+		return &Verified{Claims: claims}, err // not cached: whose it was, for the log
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -125,7 +125,9 @@ func TestKeySlotRefusedLikeTheCache(t *testing.T) {
 			keystore.ApplyFeed(v, zap.NewNop(), 0, 0, []keystore.FeedChange{{Seq: 1, KeyID: testCred.KeyID, KeyHash: h[:], Op: "update"}})
 		}, keystore.ErrRevoked},
 		{"drop all", func(v *Verifier, _ *memStore, _ *fakeClock, _ keystore.Hash) { v.DropAll() }, keystore.ErrRevoked},
-		{"ttl", func(_ *Verifier, _ *memStore, clock *fakeClock, _ keystore.Hash) { clock.Advance(time.Hour + time.Second) }, keystore.ErrRevoked},
+		{"ttl", func(_ *Verifier, _ *memStore, clock *fakeClock, _ keystore.Hash) {
+			clock.Advance(31 * time.Second) // past the TTL, within tombstoneLife
+		}, keystore.ErrRevoked},
 		{"stale feed", func(v *Verifier, mem *memStore, clock *fakeClock, _ keystore.Hash) {
 			mem.setErr(errors.New("down"))
 			clock.Advance(DefaultStaleTTL + time.Second)
@@ -143,7 +145,11 @@ func TestKeySlotRefusedLikeTheCache(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			mem, clock := newMemStore(), &fakeClock{now: time.Unix(1e9, 0)}
-			v, err := NewVerifier(idStore{mem}, VerifierConfig{MaxCost: 1 << 20, TTL: time.Hour, Now: clock.Now})
+			ttl := 10 * time.Hour // longer than tombstones are kept
+			if tc.name == "ttl" {
+				ttl = 30 * time.Second
+			}
+			v, err := NewVerifier(idStore{mem}, VerifierConfig{MaxCost: 1 << 20, TTL: ttl, Now: clock.Now})
 			if err != nil {
 				t.Fatal(err)
 			}
