@@ -88,11 +88,7 @@ func (a *Authenticator) authenticate(ctx context.Context, credential string, cac
 			break
 		}
 	}
-	cred, err := a.authenticateKind(ctx, k, credential, cachedOnly)
-	if err == nil && cred.ExchangeOnly && k == (accessKey{}) {
-		return cred, keystore.ErrExchangeOnly
-	}
-	return cred, err
+	return a.authenticateKind(ctx, k, credential, cachedOnly, k == accessKey{})
 }
 
 // AuthenticateKey is Authenticate for an access key alone, exchange-only
@@ -102,7 +98,7 @@ func (a *Authenticator) AuthenticateKey(ctx context.Context, key string) (keysto
 	if token.IsToken(key) {
 		return keystore.Credential{}, keystore.ErrMalformed
 	}
-	return a.authenticateKind(ctx, accessKey{}, key, false)
+	return a.authenticateKind(ctx, accessKey{}, key, false, false)
 }
 
 // CurrentRuntime returns the runtime to use now: a.Runtime, or the
@@ -116,7 +112,10 @@ func (a *Authenticator) CurrentRuntime() *Runtime {
 	return a.Runtime
 }
 
-func (a *Authenticator) authenticateKind(ctx context.Context, k kind, credential string, cachedOnly bool) (keystore.Credential, error) {
+// authenticateKind verifies credential as of kind k and records the use
+// of an accepted key. With refuseExchangeOnly, an exchange-only key is
+// refused, and is no use of the key either.
+func (a *Authenticator) authenticateKind(ctx context.Context, k kind, credential string, cachedOnly, refuseExchangeOnly bool) (keystore.Credential, error) {
 	rt := a.Runtime
 	cred, err := k.verify(ctx, a, rt, credential, cachedOnly)
 	if errors.Is(err, errClosed) && a.Fallback != nil {
@@ -132,6 +131,9 @@ func (a *Authenticator) authenticateKind(ctx context.Context, k kind, credential
 	now := rt.Now()
 	if cred.OlderThan(a.MaxKeyAge, now) {
 		return cred, keystore.ErrExpired
+	}
+	if refuseExchangeOnly && cred.ExchangeOnly {
+		return cred, keystore.ErrExchangeOnly
 	}
 	rt.recordUse(cred.KeyID, now)
 	return cred, nil

@@ -103,13 +103,18 @@ func (rt *Runtime) verifyToken(ctx context.Context, raw string, cachedOnly bool)
 	}
 	v, err := rt.tokens.cache.Verify(ctx, raw)
 	if err != nil {
-		return keystore.Credential{}, tokenRefusal(err)
+		var cred keystore.Credential
+		if v != nil { // expired: whose it was, for the log (its name if cached)
+			cred, _ = rt.verifier.VerifyKeyIDCached(keystore.IDHash(v.Claims.KeyID()), nil)
+			cred = keystore.Credential{KeyID: v.Claims.KeyID(), KeyName: cred.KeyName, IntegrationID: v.Claims.Integration}
+		}
+		return cred, tokenRefusal(err)
 	}
 	var cred keystore.Credential
 	if cachedOnly {
-		cred, err = rt.verifier.VerifyCached(v.IDHash)
+		cred, err = rt.verifier.VerifyKeyIDCached(v.IDHash, &v.Key)
 	} else {
-		cred, err = rt.verifier.VerifyKeyID(ctx, v.Claims.KeyID(), v.IDHash)
+		cred, err = rt.verifier.VerifyKeyID(ctx, v.Claims.KeyID(), v.IDHash, &v.Key)
 	}
 	if errors.Is(err, keystore.ErrUnknownKey) {
 		// The key is gone for good (its integration removed): its

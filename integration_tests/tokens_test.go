@@ -155,16 +155,18 @@ func TestExpiredAndForgedTokensRefused(t *testing.T) {
 		path := "/forged/" + strings.ReplaceAll(name, " ", "-")
 		r := gw.get(t, path, raw)
 		assertRefused(t, r, http.StatusUnauthorized, challengeInvalid)
-		if e := gw.authEntry(t, path); e.str("reason") != "malformed" || e.str("credential") != "token" {
-			t.Errorf("%s: auth log reason %q, credential %q", name, e.str("reason"), e.str("credential"))
+		if e := gw.authEntry(t, path); e.str("reason") != "malformed" || e.str("credential") != "token" || e.str("key_id") != "" {
+			t.Errorf("%s: auth log reason %q, credential %q, key_id %q (a forged claim must not be logged as whose it is)", name, e.str("reason"), e.str("credential"), e.str("key_id"))
 		}
 	}
 	poll.Until(t, 10*time.Second, "the token expiring", func() (bool, string) {
 		r := gw.get(t, "/expired", tok.AccessToken)
 		return r.status == http.StatusUnauthorized, http.StatusText(r.status)
 	})
-	if e := gw.lastRefusal(t, "/expired"); e.str("reason") != "expired" || e.str("credential") != "token" {
-		t.Errorf("expired token: auth log reason %q, credential %q", e.str("reason"), e.str("credential"))
+	// Its key's name is logged when the gateway has the key cached (this
+	// gateway's cache_ttl is 1s: not always under load).
+	if e := gw.lastRefusal(t, "/expired"); e.str("reason") != "expired" || e.str("credential") != "token" || e.str("key_id") != k.ID || (e.str("key_name") != "short lived" && e.str("key_name") != "") || e.str("integration") != "echo" {
+		t.Errorf("expired token: auth log reason %q, credential %q, key_id %q, key_name %q, integration %q", e.str("reason"), e.str("credential"), e.str("key_id"), e.str("key_name"), e.str("integration"))
 	}
 
 	// An operator withdraws the signing keys (say one leaked): a gateway
@@ -208,6 +210,39 @@ func TestExchangeOnlyKey(t *testing.T) {
 		if jwks.status != 200 || json.Unmarshal(jwks.body, &set) != nil || len(set.Keys) == 0 || set.Keys[0].Kty != "OKP" || set.Keys[0].Crv != "Ed25519" {
 			t.Fatalf("JWKS: status %d, %s", jwks.status, jwks.body)
 		}
+	})
+}
+
+// TestExchangeOnlyRefusalIsNoUse: an exchange-only key refused at the
+// edge is not a use of it (last_used_at stays empty through a flush that
+// wrote another key's use made after it); its exchange at the token
+// endpoint is.
+func TestExchangeOnlyRefusalIsNoUse(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	gw := w.start(gatewayConfig{LastUsedInterval: "100ms"})
+	k := w.h.createKey("echo", "exchange only", "--exchange-only")
+	other := w.h.createKey("echo", "ordinary")
+	assertRefused(t, gw.get(t, "/direct", k.Key), http.StatusUnauthorized, challengeInvalid)
+	gw.get(t, "/ordinary", other.Key).echoed(t)
+	lastUsed := func(id string) *time.Time {
+		for _, r := range w.h.listKeys("--integration", "echo") {
+			if r.ID == id {
+				return r.LastUsedAt
+			}
+		}
+		t.Fatalf("key %s not listed", id)
+		return nil
+	}
+	poll.Until(t, 10*time.Second, "the ordinary key's use flushed", func() (bool, string) {
+		return lastUsed(other.ID) != nil, "last_used_at still empty"
+	})
+	if at := lastUsed(k.ID); at != nil {
+		t.Fatalf("exchange-only key refused at the edge has last_used_at %v, want none", at)
+	}
+	getToken(t, w.h, gw, k)
+	poll.Until(t, 10*time.Second, "the exchange recorded as a use", func() (bool, string) {
+		return lastUsed(k.ID) != nil, "last_used_at still empty"
 	})
 }
 

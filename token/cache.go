@@ -2,6 +2,7 @@ package token
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"time"
@@ -9,13 +10,16 @@ import (
 	"github.com/dgraph-io/ristretto/v2"
 
 	"github.com/keygate/keygate/keystore"
+	"github.com/keygate/keygate/verify"
 )
 
 // Cache remembers verified tokens, so that the second use of a token costs
 // a map lookup and a string comparison rather than a signature check.
 // Tokens never change: an entry lives until the token expires. Whether the
 // token's key still holds is not the cache's business: the caller asks the
-// key verifier by id (VerifyKeyID with Verified.IDHash) on every use.
+// key verifier by id on every use (verify.Verifier.VerifyKeyID with
+// Verified.IDHash and Verified.Key, which makes that ask a check of the
+// answer held there rather than a second cache lookup).
 type Cache struct {
 	ring  *Ring
 	cache *ristretto.Cache[uint64, *Verified]
@@ -28,6 +32,9 @@ type Verified struct {
 	raw    string
 	Claims Claims
 	IDHash keystore.Hash
+	// Key holds the verifier's answer for the token's key, for the
+	// caller to pass to VerifyKeyID.
+	Key    verify.KeySlot
 	expiry time.Time
 	kid    string
 	set    *KeySet // the key set that verified it
@@ -55,7 +62,7 @@ func (c *Cache) Close() { c.cache.Close() }
 // Verify returns the verified token raw from the cache, or checks it with
 // the ring and caches it. A cached token is re-checked when the ring's key
 // set has changed since (a signing key may have been withdrawn), and
-// refused once it expires.
+// refused once it expires: with ErrExpired, and its claims.
 func (c *Cache) Verify(ctx context.Context, raw string) (*Verified, error) {
 	now := c.now()
 	set := c.ring.Keys()
@@ -69,6 +76,9 @@ func (c *Cache) Verify(ctx context.Context, raw string) (*Verified, error) {
 		}
 	}
 	claims, kid, err := c.ring.verify(ctx, raw)
+	if errors.Is(err, ErrExpired) {
+		return &Verified{Claims: claims}, err // not cached: whose it was, for the log
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -37,8 +37,8 @@ func TestCacheServesVerifiedTokens(t *testing.T) {
 	}
 	// A cached token still expires.
 	clk.Add(time.Minute)
-	if _, err := c.Verify(context.Background(), raw); !errors.Is(err, ErrExpired) {
-		t.Fatalf("cached token past expiry: err = %v, want ErrExpired", err)
+	if expired, err := c.Verify(context.Background(), raw); !errors.Is(err, ErrExpired) || expired == nil || expired.Claims != minted {
+		t.Fatalf("cached token past expiry: %+v, %v; want ErrExpired with its claims", expired, err)
 	}
 }
 
@@ -114,7 +114,7 @@ func BenchmarkTokenVsKey(b *testing.B) {
 		if err != nil {
 			return err
 		}
-		_, err = v.VerifyKeyID(ctx, t.Claims.KeyID(), t.IDHash)
+		_, err = v.VerifyKeyID(ctx, t.Claims.KeyID(), t.IDHash, &t.Key)
 		return err
 	}
 	for range 100 { // warm both caches past ristretto's admission

@@ -161,7 +161,8 @@ func (s *KeySet) Mint(keyID, integration, jti string, ttl time.Duration, now tim
 // Verify checks the token's form, header, signature and claims at now,
 // without I/O, and returns its claims. It refuses any algorithm but EdDSA
 // and Ed25519, a typ other than at+jwt, a kid not in the set (unknown, or
-// rolled out), claims keygate would not have written, and expired tokens.
+// rolled out), claims keygate would not have written, and expired tokens;
+// an expired token's claims come with ErrExpired, for the log.
 func (s *KeySet) Verify(raw string, now time.Time) (Claims, error) {
 	c, _, err := s.verify(raw, now)
 	return c, err
@@ -209,6 +210,9 @@ func (s *KeySet) verify(raw string, now time.Time) (Claims, string, error) {
 		return Claims{}, "", ErrBadClaims
 	}
 	if err := c.check(s.issuer, s.maxTTL, now); err != nil {
+		if errors.Is(err, ErrExpired) {
+			return c, h.KeyID, err // well-formed and signed: whose it was may be logged
+		}
 		return Claims{}, "", err
 	}
 	if c.ExpiresAt().After(k.until) {

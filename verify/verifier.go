@@ -123,6 +123,7 @@ type entry struct {
 	found   bool
 	cred    keystore.Credential
 	expires time.Time
+	readAt  time.Time // when the store read began
 	epoch   uint64
 	readGen uint64        // gen when the store read began
 	checked atomic.Uint64 // gen up to which no tombstone applies
@@ -343,9 +344,10 @@ func (v *Verifier) read(ctx context.Context, hash keystore.Hash, fetch fetchFunc
 	if e, ok := v.cache.Get(cacheKey(hash)); ok && v.current(e, hash, v.now()) {
 		return e, nil
 	}
+	readAt := v.now()
 	readGen, epoch := v.gen.Load(), v.epoch.Load()
 	cred, err := v.lookup(ctx, fetch)
-	e := &entry{hash: hash, epoch: epoch, readGen: readGen}
+	e := &entry{hash: hash, readAt: readAt, epoch: epoch, readGen: readGen}
 	e.checked.Store(readGen)
 	switch {
 	case errors.Is(err, keystore.ErrNotFound):
