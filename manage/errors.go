@@ -26,8 +26,8 @@ const (
 type Error struct {
 	Kind Kind
 	// Field is the input at fault, by its JSON name ("name",
-	// "integration", "expires_in", "grace", "base_url", "id"); empty when
-	// no single one is.
+	// "integration", "expires_in", "grace", "base_url", "rotate_every",
+	// "rotate_grace", "id"); empty when no single one is.
 	Field string
 	// Missing says the field was not given.
 	Missing bool
