@@ -93,7 +93,7 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 		h.refuse(w, r, rf, &cred, err, answer)
 		return nil
 	}
-	raw, claims, err := app.auth.CurrentRuntime().MintToken(cred, time.Duration(h.TokenTTL))
+	raw, claims, err := app.auth.MintToken(cred, time.Duration(h.TokenTTL))
 	if err != nil {
 		h.edge.logger.Error("cannot issue access token", zap.String("key_id", cred.KeyID), zap.Error(err))
 		w.Header().Set("Retry-After", retryAfterSeconds)

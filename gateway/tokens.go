@@ -81,6 +81,22 @@ func (rt *Runtime) MintToken(cred keystore.Credential, ttl time.Duration) (strin
 	return rt.tokens.ring.Mint(cred.KeyID, cred.IntegrationID, ttl)
 }
 
+// MintToken is Runtime.MintToken on the current runtime, with ttl cut to
+// what is left of the key's life (its expiry, and max_key_age): a token
+// never says it lives longer than its key, which refuses it from then on.
+func (a *Authenticator) MintToken(cred keystore.Credential, ttl time.Duration) (string, token.Claims, error) {
+	rt := a.CurrentRuntime()
+	now := rt.Now()
+	left := ttl
+	if !cred.ExpiresAt.IsZero() {
+		left = min(left, cred.ExpiresAt.Sub(now))
+	}
+	if a.MaxKeyAge > 0 && !cred.CreatedAt.IsZero() {
+		left = min(left, cred.CreatedAt.Add(a.MaxKeyAge).Sub(now))
+	}
+	return rt.MintToken(cred, max(left.Truncate(time.Second), time.Second))
+}
+
 // JWKS returns the signing keys' public keys as a JSON Web Key Set.
 func (rt *Runtime) JWKS() ([]byte, error) {
 	if rt.tokens == nil {

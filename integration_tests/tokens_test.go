@@ -213,6 +213,31 @@ func TestExchangeOnlyKey(t *testing.T) {
 	})
 }
 
+// TestTokenLivesNoLongerThanItsKey: a token's expires_in (and exp) is cut
+// to what is left of its key's life, by the key's expiry or max_key_age,
+// so that a client's token cache never holds a token its key's end
+// already refuses.
+func TestTokenLivesNoLongerThanItsKey(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	gw := w.start(gatewayConfig{MaxKeyAge: "10m"}) // token_ttl: the default 15m
+	for _, c := range []struct {
+		name    string
+		flags   []string
+		longest time.Duration
+	}{
+		{"expiring key", []string{"--expires-in", "90s"}, 90 * time.Second},
+		{"max_key_age", nil, 10 * time.Minute},
+	} {
+		k := w.h.createKey("echo", c.name, c.flags...)
+		tok := getToken(t, w.h, gw, k)
+		if left := time.Until(tok.Expiry); left > c.longest || left < c.longest-time.Minute {
+			t.Errorf("%s: the token expires in %v, want no later than the key, in %v", c.name, left.Round(time.Second), c.longest)
+		}
+		gw.get(t, "/capped", tok.AccessToken).echoed(t)
+	}
+}
+
 // TestExchangeOnlyRefusalIsNoUse: an exchange-only key refused at the
 // edge is not a use of it (last_used_at stays empty through a flush that
 // wrote another key's use made after it); its exchange at the token
