@@ -10,6 +10,7 @@ import (
 
 	"github.com/keygate/keygate/keystore"
 	"github.com/keygate/keygate/token"
+	"github.com/keygate/keygate/verify"
 )
 
 // tokenCacheBytes is the memory budget of the cache of verified tokens.
@@ -106,8 +107,9 @@ func (rt *Runtime) JWKS() ([]byte, error) {
 }
 
 // verifyToken checks an access token and returns its key's credential by
-// id from the verifier (from its cache alone when cachedOnly), unless the
-// runtime is closed (see verify).
+// id from the verifier, unless the runtime is closed (see verify). When
+// cachedOnly, both the token and its key come from the caches alone: no
+// signature check, no lookup.
 func (rt *Runtime) verifyToken(ctx context.Context, raw string, cachedOnly bool) (keystore.Credential, error) {
 	rt.closing.RLock()
 	defer rt.closing.RUnlock()
@@ -117,7 +119,16 @@ func (rt *Runtime) verifyToken(ctx context.Context, raw string, cachedOnly bool)
 	if rt.tokens == nil {
 		return keystore.Credential{}, keystore.ErrMalformed
 	}
-	v, err := rt.tokens.cache.Verify(ctx, raw)
+	var v *token.Verified
+	var err error
+	if cachedOnly {
+		var ok bool
+		if v, ok = rt.tokens.cache.Cached(raw); !ok {
+			return keystore.Credential{}, verify.ErrNotCached
+		}
+	} else {
+		v, err = rt.tokens.cache.Verify(ctx, raw)
+	}
 	if err != nil {
 		var cred keystore.Credential
 		if v != nil { // expired: whose it was, for the log (its name if cached)
