@@ -59,12 +59,22 @@ func NewCache(ring *Ring, maxCost int64, now func() time.Time) (*Cache, error) {
 // Close releases the cache.
 func (c *Cache) Close() { c.cache.Close() }
 
+// keyTail is how much of a token's end its cache key hashes: its
+// signature's last bytes, which differ between any two tokens (entries
+// compare the whole token, so tokens that share a tail miss, never match).
+const keyTail = 32
+
+// key is the cache key of raw.
+func (c *Cache) key(raw string) uint64 {
+	return maphash.String(c.seed, raw[max(0, len(raw)-keyTail):])
+}
+
 // Cached returns the verified token raw from the cache alone, as Verify
 // would (its signing key still in the ring, not expired), or false: no
 // signature is checked. It is for clients that must cost nothing, such
 // as one over the failed-authentication limit.
 func (c *Cache) Cached(raw string) (*Verified, bool) {
-	v, ok := c.cache.Get(maphash.String(c.seed, raw))
+	v, ok := c.cache.Get(c.key(raw))
 	if !ok || v.raw != raw || !c.now().Before(v.expiry) {
 		return nil, false
 	}
@@ -93,6 +103,6 @@ func (c *Cache) Verify(ctx context.Context, raw string) (*Verified, error) {
 		return nil, err
 	}
 	v := &Verified{raw: raw, Claims: claims, IDHash: keystore.IDHash(claims.KeyID()), expiry: claims.ExpiresAt(), kid: kid, set: c.ring.Keys()}
-	c.cache.SetWithTTL(maphash.String(c.seed, raw), v, verifiedOverhead+int64(len(raw)), v.expiry.Sub(now))
+	c.cache.SetWithTTL(c.key(raw), v, verifiedOverhead+int64(len(raw)), v.expiry.Sub(now))
 	return v, nil
 }
