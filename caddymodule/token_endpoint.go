@@ -59,6 +59,9 @@ func (h *TokenHandler) Provision(ctx caddy.Context) error {
 	case h.TokenTTL > a.MaxTokenTTL:
 		return fmt.Errorf("token_ttl %s is longer than the keygate app's max_token_ttl %s", time.Duration(h.TokenTTL), time.Duration(a.MaxTokenTTL))
 	}
+	if a.SigningKeySecret == "" {
+		ctx.Logger().Warn("token signing keys are stored unsealed: whoever can read the key store can issue access tokens; set signing_key_secret in the keygate global options")
+	}
 	return h.edge.setup(a, authLogger())
 }
 
