@@ -114,6 +114,28 @@ func TestRevokedKeyTokensRefusedEverywhere(t *testing.T) {
 			if e := gws[1].lastRefusal(t, "/watch"); e.str("reason") != "revoked" || e.str("credential") != "token" || e.str("key_id") != k.ID {
 				t.Errorf("auth log: reason %q, credential %q, key_id %q", e.str("reason"), e.str("credential"), e.str("key_id"))
 			}
+
+			// Confirmed revocation covers tokens: once `keys revoke` and
+			// `keys delete` have printed that every gateway refuses the
+			// key, every gateway refuses its token too, at once.
+			for _, op := range []string{"revoke", "delete"} {
+				k := w.h.createKey("echo", "confirmed "+op)
+				tok := getToken(t, w.h, gws[2], k)
+				for i, g := range gws {
+					poll.Until(t, 10*time.Second, "every gateway accepting the token", func() (bool, string) {
+						r := g.get(t, "/warm-"+op, tok.AccessToken)
+						return r.status == http.StatusOK, fmt.Sprintf("gateway %d: status %d", i+1, r.status)
+					})
+				}
+				if out := w.h.mustCLI("keys", op, k.ID); !strings.Contains(out, "refused by 3/3 gateways") {
+					t.Fatalf("keys %s: %q, want it confirmed by 3/3 gateways", op, out)
+				}
+				for i, g := range gws {
+					if r := g.get(t, "/after-"+op, tok.AccessToken); r.status != http.StatusUnauthorized {
+						t.Errorf("gateway %d, right after keys %s was confirmed: the token got %d, want 401", i+1, op, r.status)
+					}
+				}
+			}
 		})
 	}
 }
