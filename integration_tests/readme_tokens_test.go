@@ -82,6 +82,11 @@ func TestTokensAndRollingReadme(t *testing.T) {
 					t.Errorf("the new key reached the upstream as %q, want %s", e.Header.Get("X-Keygate-Key-Id"), newID)
 				}
 				g.get(t, "/v1/old-key-in-grace", old.Key).echoed(t)
+				// README's jq filter finds the key rolled from a leaked one.
+				filter := strings.ReplaceAll(readmeInline(t, rolling, "jq -c "), "kid_…", old.ID)
+				if got := strings.TrimSpace(sh(filter + " " + g.LogPath)); got != `"`+newID+`"` {
+					t.Errorf("README's jq filter for keys rolled from %s printed %q, want %q", old.ID, got, `"`+newID+`"`)
+				}
 				for _, k := range h.listKeys("--integration", "billing") {
 					if k.ID == old.ID && (k.ExpiresAt == nil || time.Until(*k.ExpiresAt) < 50*time.Minute || time.Until(*k.ExpiresAt) > time.Hour) {
 						t.Errorf("the rolled key expires at %v, want in the integration's grace of 1h", k.ExpiresAt)
