@@ -116,9 +116,11 @@ type App struct {
 	// A secret that seals the signing keys' private keys in the key store
 	// (AES-256-GCM), so that reading the database is not enough to mint
 	// tokens. Use a `{env.*}` placeholder; every gateway of the store
-	// needs the same one. A gateway without it (or with another) still
-	// verifies tokens but cannot issue them. Default: none, the private
-	// keys are stored as they are.
+	// needs the same one. At least 32 bytes once its placeholders are
+	// replaced; one that resolves to nothing (an unset variable) is an
+	// error. A gateway without it (or with another) still verifies tokens
+	// but cannot issue them. Default: none, the private keys are stored as
+	// they are, and a keygate_token endpoint warns of it when it starts.
 	SigningKeySecret string `json:"signing_key_secret,omitempty"`
 
 	// Bounds on what bad keys may cost: see Limits.
@@ -161,6 +163,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.applyDefaults(); err != nil {
 		return err
 	}
+	secret, err := resolveSigningKeySecret(a.SigningKeySecret)
+	if err != nil {
+		return err
+	}
 	cfg := gateway.Config{
 		Database:             database,
 		CacheSize:            a.CacheSize,
@@ -174,7 +180,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		Version:              caddy.CustomVersion, // what `make build` stamps
 		MaxTokenTTL:          time.Duration(a.MaxTokenTTL),
 		SigningKeyTTL:        time.Duration(a.SigningKeyTTL),
-		SigningKeySecret:     caddy.NewReplacer().ReplaceKnown(a.SigningKeySecret, ""),
+		SigningKeySecret:     secret,
 	}
 	val, loaded, err := stores.LoadOrNew(cfg, func() (caddy.Destructor, error) {
 		return gateway.Open(ctx, cfg, metrics.verifier(), a.logger)
@@ -268,6 +274,29 @@ func (a *App) applyDefaults() error {
 		return fmt.Errorf("signing_key_ttl must be at least 10m, got %s", time.Duration(a.SigningKeyTTL))
 	}
 	return checkKeyPrefix(a.KeyPrefix)
+}
+
+// minSigningKeySecret is the shortest signing_key_secret taken: the
+// sealing key is derived from it by one hash, so it must be too long to
+// guess offline by whoever holds a copy of the database.
+const minSigningKeySecret = 32
+
+// resolveSigningKeySecret replaces the placeholders of signing_key_secret
+// and refuses one that resolves to nothing (an unset variable would
+// otherwise leave the signing keys unsealed without a word) or to a
+// secret too short to seal with.
+func resolveSigningKeySecret(configured string) (string, error) {
+	if configured == "" {
+		return "", nil
+	}
+	secret := caddy.NewReplacer().ReplaceKnown(configured, "")
+	switch {
+	case secret == "":
+		return "", fmt.Errorf("signing_key_secret %s is empty: is its environment variable set?", configured)
+	case len(secret) < minSigningKeySecret:
+		return "", fmt.Errorf("signing_key_secret is %d bytes long, want at least %d (such as the output of `openssl rand -base64 32`)", len(secret), minSigningKeySecret)
+	}
+	return secret, nil
 }
 
 // checkKeyPrefix fails unless p can prefix keys.

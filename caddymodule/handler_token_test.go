@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/keygate/keygate/internal/poll"
 	"github.com/keygate/keygate/keystore"
 	"github.com/keygate/keygate/keystore/sqlite"
 	"github.com/keygate/keygate/token"
@@ -177,5 +178,38 @@ func TestTokenInURIIsRedactedFromLog(t *testing.T) {
 	uri, _ := entries[len(entries)-1].ContextMap()["uri"].(string)
 	if uri != "/x?access_token=kgt_REDACTED&y=1" {
 		t.Fatalf("logged uri %q, want the token redacted whole", uri)
+	}
+}
+
+// TestFailedAuthLimiterTokens: a blocked address gets through with a token
+// cached as verified, and only with one: a valid token it never used
+// before is 429 like an uncached key, with no signature checked for it.
+func TestFailedAuthLimiterTokens(t *testing.T) {
+	f, _ := limitedFixture(t, 3)
+	tok := f.withTokens(t)
+	h := f.handler("", false)
+	const nat = "203.0.113.9"
+	if res := serveKeygate(h, fromIP(newRequest(bearer(tok)), nat)); !res.nextRan {
+		t.Fatalf("before the flood: status %d, want it passed on", res.resp.StatusCode)
+	}
+	fresh, _, err := f.app.runtime.MintToken(keystore.Credential{KeyID: "kid_valid0000000000000", IntegrationID: "billing"}, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		serveKeygate(h, fromIP(newRequest(bearer(mustKey(t))), nat))
+	}
+	// ristretto applies a Set asynchronously: once it has, the token passes.
+	poll.Until(t, 5*time.Second, "the blocked address's cached token passing", func() (bool, string) {
+		res := serveKeygate(h, fromIP(newRequest(bearer(tok)), nat))
+		return res.nextRan, http.StatusText(res.resp.StatusCode)
+	})
+	for name, cred := range map[string]string{"valid token never used here": fresh, "forged token": tok[:len(tok)-2] + "AA"} {
+		if res := serveKeygate(h, fromIP(newRequest(bearer(cred)), nat)); res.resp.StatusCode != http.StatusTooManyRequests || res.nextRan {
+			t.Errorf("blocked address, %s: status %d, want 429", name, res.resp.StatusCode)
+		}
+	}
+	if res := serveKeygate(h, fromIP(newRequest(bearer(fresh)), "198.51.100.1")); !res.nextRan {
+		t.Errorf("the fresh token from another address: status %d, want it passed on", res.resp.StatusCode)
 	}
 }

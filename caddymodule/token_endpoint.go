@@ -59,6 +59,9 @@ func (h *TokenHandler) Provision(ctx caddy.Context) error {
 	case h.TokenTTL > a.MaxTokenTTL:
 		return fmt.Errorf("token_ttl %s is longer than the keygate app's max_token_ttl %s", time.Duration(h.TokenTTL), time.Duration(a.MaxTokenTTL))
 	}
+	if a.SigningKeySecret == "" {
+		ctx.Logger().Warn("token signing keys are stored unsealed: whoever can read the key store can issue access tokens; set signing_key_secret in the keygate global options")
+	}
 	return h.edge.setup(a, authLogger())
 }
 
@@ -93,7 +96,7 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 		h.refuse(w, r, rf, &cred, err, answer)
 		return nil
 	}
-	raw, claims, err := app.auth.CurrentRuntime().MintToken(cred, time.Duration(h.TokenTTL))
+	raw, claims, err := app.auth.MintToken(cred, time.Duration(h.TokenTTL))
 	if err != nil {
 		h.edge.logger.Error("cannot issue access token", zap.String("key_id", cred.KeyID), zap.Error(err))
 		w.Header().Set("Retry-After", retryAfterSeconds)

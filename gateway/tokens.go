@@ -10,6 +10,7 @@ import (
 
 	"github.com/keygate/keygate/keystore"
 	"github.com/keygate/keygate/token"
+	"github.com/keygate/keygate/verify"
 )
 
 // tokenCacheBytes is the memory budget of the cache of verified tokens.
@@ -81,6 +82,22 @@ func (rt *Runtime) MintToken(cred keystore.Credential, ttl time.Duration) (strin
 	return rt.tokens.ring.Mint(cred.KeyID, cred.IntegrationID, ttl)
 }
 
+// MintToken is Runtime.MintToken on the current runtime, with ttl cut to
+// what is left of the key's life (its expiry, and max_key_age): a token
+// never says it lives longer than its key, which refuses it from then on.
+func (a *Authenticator) MintToken(cred keystore.Credential, ttl time.Duration) (string, token.Claims, error) {
+	rt := a.CurrentRuntime()
+	now := rt.Now()
+	left := ttl
+	if !cred.ExpiresAt.IsZero() {
+		left = min(left, cred.ExpiresAt.Sub(now))
+	}
+	if a.MaxKeyAge > 0 && !cred.CreatedAt.IsZero() {
+		left = min(left, cred.CreatedAt.Add(a.MaxKeyAge).Sub(now))
+	}
+	return rt.MintToken(cred, max(left.Truncate(time.Second), time.Second))
+}
+
 // JWKS returns the signing keys' public keys as a JSON Web Key Set.
 func (rt *Runtime) JWKS() ([]byte, error) {
 	if rt.tokens == nil {
@@ -90,8 +107,9 @@ func (rt *Runtime) JWKS() ([]byte, error) {
 }
 
 // verifyToken checks an access token and returns its key's credential by
-// id from the verifier (from its cache alone when cachedOnly), unless the
-// runtime is closed (see verify).
+// id from the verifier, unless the runtime is closed (see verify). When
+// cachedOnly, both the token and its key come from the caches alone: no
+// signature check, no lookup.
 func (rt *Runtime) verifyToken(ctx context.Context, raw string, cachedOnly bool) (keystore.Credential, error) {
 	rt.closing.RLock()
 	defer rt.closing.RUnlock()
@@ -101,7 +119,16 @@ func (rt *Runtime) verifyToken(ctx context.Context, raw string, cachedOnly bool)
 	if rt.tokens == nil {
 		return keystore.Credential{}, keystore.ErrMalformed
 	}
-	v, err := rt.tokens.cache.Verify(ctx, raw)
+	var v *token.Verified
+	var err error
+	if cachedOnly {
+		var ok bool
+		if v, ok = rt.tokens.cache.Cached(raw); !ok {
+			return keystore.Credential{}, verify.ErrNotCached
+		}
+	} else {
+		v, err = rt.tokens.cache.Verify(ctx, raw)
+	}
 	if err != nil {
 		var cred keystore.Credential
 		if v != nil { // expired: whose it was, for the log (its name if cached)

@@ -10,9 +10,9 @@ import (
 	"github.com/keygate/keygate/internal/poll"
 )
 
-// TestGatewayDatabaseDown stops PostgreSQL under traffic: a cached key
-// keeps working for stale_ttl, then gets 503 like a key not in cache,
-// never 401; the gateway stays up, and once PostgreSQL is back it recovers
+// TestGatewayDatabaseDown stops PostgreSQL under traffic: a cached key,
+// and a cached token of it, keep working for stale_ttl, then get 503 like
+// a key not in cache, never 401; the gateway stays up, and once PostgreSQL is back it recovers
 // by itself and applies a revocation made after the restart. It stops the
 // shared test cluster, so it does not run in parallel.
 func TestGatewayDatabaseDown(t *testing.T) {
@@ -25,11 +25,16 @@ func TestGatewayDatabaseDown(t *testing.T) {
 	gw := w.start(gatewayConfig{CacheTTL: "10m", StaleTTL: staleTTL.String()})
 	cached, uncached := w.h.createKey("echo", "cached"), w.h.createKey("echo", "uncached")
 	warm(t, []*gateway{gw}, cached)
+	tok := getToken(t, w.h, gw, cached).AccessToken
+	gw.get(t, "/token-before", tok).echoed(t)
 	statuses, stopTraffic := traffic(gw, cached.Key, 1)
 	defer stopTraffic()
 
 	cluster.Stop(t)
 	stopped := time.Now()
+	if r := gw.get(t, "/token-during", tok); r.status != http.StatusOK {
+		t.Errorf("a cached token right after PostgreSQL stopped: status %d, want 200 for stale_ttl", r.status)
+	}
 	r := gw.get(t, "/uncached", uncached.Key)
 	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
 		t.Errorf("a key not in cache while PostgreSQL is down: status %d, Retry-After %q; want 503 with Retry-After",
@@ -45,6 +50,19 @@ func TestGatewayDatabaseDown(t *testing.T) {
 	})
 	if r := gw.get(t, "/uncached-again", uncached.Key); r.status != http.StatusServiceUnavailable {
 		t.Errorf("a key not in cache, asked again: status %d, want 503 (a failure must not be cached)", r.status)
+	}
+	// Past stale_ttl a token's key state is no longer trusted either: 503,
+	// never 401; and the token endpoint cannot vouch for a key.
+	if r := gw.get(t, "/token-stale", tok); r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Errorf("a token past stale_ttl with PostgreSQL down: status %d, Retry-After %q; want 503 with Retry-After", r.status, r.header.Get("Retry-After"))
+	}
+	exchange := gw.request(t, http.MethodPost, "/oauth/token", "", func(r *http.Request) {
+		withBody("grant_type=client_credentials")(r)
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(cached.ID, cached.Key)
+	})
+	if exchange.status != http.StatusServiceUnavailable || exchange.errorBody(t) != "temporarily_unavailable" {
+		t.Errorf("a token request past stale_ttl with PostgreSQL down: status %d, want 503 temporarily_unavailable", exchange.status)
 	}
 	var servedStale, firstRefusal time.Time
 	for _, s := range statuses.all() {
@@ -74,11 +92,15 @@ func TestGatewayDatabaseDown(t *testing.T) {
 		return r.status == http.StatusOK, fmt.Sprintf("status %d", r.status)
 	})
 	gw.get(t, "/uncached-back", uncached.Key).echoed(t)
+	gw.get(t, "/token-back", tok).echoed(t)
 	w.h.mustCLI("keys", "revoke", cached.ID)
 	poll.Until(t, propagationBound, "a revocation made after the restart applied", func() (bool, string) {
 		r := gw.get(t, "/revoked", cached.Key)
 		return r.status == http.StatusUnauthorized, fmt.Sprintf("status %d", r.status)
 	})
+	if r := gw.get(t, "/token-of-revoked", tok); r.status != http.StatusUnauthorized {
+		t.Errorf("the revoked key's token: status %d, want 401", r.status)
+	}
 	stopTraffic()
 	for _, s := range statuses.all() {
 		if s.status == http.StatusUnauthorized && s.at.Before(stopped.Add(staleTTL)) || s.status == 0 {

@@ -39,6 +39,10 @@ type gatewayConfig struct {
 	MaxKeyAge, LastUsedInterval string
 	// TokenTTL is the /oauth/token endpoint's token_ttl; default keygate's.
 	TokenTTL string
+	// SigningKeySecret, when set, is the keygate app's signing_key_secret,
+	// given as {env.KEYGATE_SIGNING_KEY_SECRET} in the gateway's
+	// environment; default none.
+	SigningKeySecret string
 }
 
 // caddyfile is every test gateway's configuration. Its routes:
@@ -75,6 +79,9 @@ var caddyfile = template.Must(template.New("Caddyfile").Parse(`{
 		{{- end}}
 		{{- with .LastUsedInterval}}
 		last_used_interval {{.}}
+		{{- end}}
+		{{- if .SigningKeySecret}}
+		signing_key_secret {env.KEYGATE_SIGNING_KEY_SECRET}
 		{{- end}}
 	}
 }
@@ -202,6 +209,7 @@ func (h *harness) tryStartGateway(cfg gatewayConfig) (*gateway, error) {
 		"DatabaseURL": cfg.DatabaseURL, "CacheTTL": cfg.CacheTTL, "StaleTTL": cfg.StaleTTL,
 		"PinnedUpstream": cfg.PinnedUpstream, "FailedAuthLimit": cfg.FailedAuthLimit,
 		"MaxKeyAge": cfg.MaxKeyAge, "LastUsedInterval": cfg.LastUsedInterval, "TokenTTL": cfg.TokenTTL,
+		"SigningKeySecret": cfg.SigningKeySecret != "",
 	}); err != nil {
 		return nil, fmt.Errorf("writing the Caddyfile: %w", err)
 	}
@@ -211,6 +219,9 @@ func (h *harness) tryStartGateway(cfg gatewayConfig) (*gateway, error) {
 	}
 	cmd := exec.Command(keygateBin, "run", "--config", confPath, "--adapter", "caddyfile")
 	cmd.Env = append(processEnv(h.t), h.env...)
+	if cfg.SigningKeySecret != "" {
+		cmd.Env = append(cmd.Env, "KEYGATE_SIGNING_KEY_SECRET="+cfg.SigningKeySecret)
+	}
 	if err := g.launch(cmd); err != nil {
 		return nil, err
 	}

@@ -65,3 +65,12 @@ func (h *harness) execSQL(sql string, args ...any) {
 		h.t.Fatalf("running %q: %v", sql, err)
 	}
 }
+
+// shown returns text for a test's failure message, or a note saying it is
+// withheld when it holds a remembered key.
+func (h *harness) shown(text string) string {
+	if h.leaks(text) {
+		return "(withheld: it holds a key)"
+	}
+	return text
+}

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,35 +13,6 @@ import (
 
 	"github.com/keygate/keygate/keystore/secretscan/secretscantest"
 )
-
-// readmeSection returns README's section under heading, up to the next
-// heading of the same level.
-func readmeSection(t *testing.T, heading string) string {
-	t.Helper()
-	data, err := os.ReadFile(repoPath(t, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(data), "\n"+heading+"\n")
-	if !ok {
-		t.Fatalf("README has no heading %q", heading)
-	}
-	if end := strings.Index(rest, "\n## "); end >= 0 {
-		rest = rest[:end]
-	}
-	return rest
-}
-
-// fencedBlocks returns the code blocks of a README section whose fence
-// names lang ("" for a bare fence).
-func fencedBlocks(section, lang string) []string {
-	re := regexp.MustCompile("(?s)\n```" + regexp.QuoteMeta(lang) + "\n(.*?)\n```")
-	var blocks []string
-	for _, m := range re.FindAllStringSubmatch(section, -1) {
-		blocks = append(blocks, m[1])
-	}
-	return blocks
-}
 
 // TestSecretScanningReadmeSnippet runs README's secret-scanning Caddyfile
 // with the real binary, on both stores, as a partner would call it: with
@@ -79,7 +48,7 @@ func TestSecretScanningReadmeSnippet(t *testing.T) {
 			gitlab := secretscantest.NewPartner(t, "6917d7584f0fa65c8c33df5ab20f54dfb9a6e6ae", elliptic.P256())
 			keysPath := filepath.Join(t.TempDir(), "partner-keys.json")
 			secretscantest.WriteKeysFile(t, keysPath, github, gitlab)
-			g := startSnippet(t, h, snippets[0], keysPath)
+			g := startSnippet(t, h, snippets[0], "api.example.com", "/etc/keygate/partner-keys.json", keysPath)
 			const hook = "/.well-known/keygate/secret-scanning"
 			post := func(body []byte, sign func(*http.Request)) response {
 				return g.request(t, http.MethodPost, hook, "", func(r *http.Request) {
@@ -149,34 +118,4 @@ func TestSecretScanningReadmeSnippet(t *testing.T) {
 			}
 		})
 	}
-}
-
-// startSnippet runs a Caddyfile snippet of README with its site address
-// and public keys file replaced by the test's, behind global options for
-// a test gateway, on h's store.
-func startSnippet(t *testing.T, h *harness, snippet, keysPath string) *gateway {
-	t.Helper()
-	return h.retryOnTakenPort("README's secret-scanning Caddyfile", func() (*gateway, error) {
-		port, adminPort := freePort(t), freePort(t)
-		dir := t.TempDir()
-		g := &gateway{
-			URL:        fmt.Sprintf("http://127.0.0.1:%d", port),
-			AdminURL:   fmt.Sprintf("http://127.0.0.1:%d", adminPort),
-			LogPath:    filepath.Join(dir, "keygate.log"),
-			stderrPath: filepath.Join(dir, "stderr.log"),
-			h:          h, exited: make(chan struct{}),
-		}
-		site := strings.NewReplacer(
-			"api.example.com", g.URL,
-			"/etc/keygate/partner-keys.json", keysPath,
-		).Replace(snippet)
-		conf := fmt.Sprintf("{\n\tadmin 127.0.0.1:%d\n\tpersist_config off\n\tauto_https off\n\tdefault_bind 127.0.0.1\n\tlog {\n\t\toutput file %q\n\t\tformat json\n\t}\n}\n\n%s\n", adminPort, g.LogPath, site)
-		confPath := filepath.Join(dir, "Caddyfile")
-		if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-			return nil, err
-		}
-		cmd := exec.Command(keygateBin, "run", "--config", confPath, "--adapter", "caddyfile")
-		cmd.Env = append(processEnv(t), append([]string{"KEYGATE_DATABASE_URL=" + h.dbURL}, h.env...)...)
-		return g, g.launch(cmd)
-	})
 }

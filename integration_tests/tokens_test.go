@@ -114,6 +114,28 @@ func TestRevokedKeyTokensRefusedEverywhere(t *testing.T) {
 			if e := gws[1].lastRefusal(t, "/watch"); e.str("reason") != "revoked" || e.str("credential") != "token" || e.str("key_id") != k.ID {
 				t.Errorf("auth log: reason %q, credential %q, key_id %q", e.str("reason"), e.str("credential"), e.str("key_id"))
 			}
+
+			// Confirmed revocation covers tokens: once `keys revoke` and
+			// `keys delete` have printed that every gateway refuses the
+			// key, every gateway refuses its token too, at once.
+			for _, op := range []string{"revoke", "delete"} {
+				k := w.h.createKey("echo", "confirmed "+op)
+				tok := getToken(t, w.h, gws[2], k)
+				for i, g := range gws {
+					poll.Until(t, 10*time.Second, "every gateway accepting the token", func() (bool, string) {
+						r := g.get(t, "/warm-"+op, tok.AccessToken)
+						return r.status == http.StatusOK, fmt.Sprintf("gateway %d: status %d", i+1, r.status)
+					})
+				}
+				if out := w.h.mustCLI("keys", op, k.ID); !strings.Contains(out, "refused by 3/3 gateways") {
+					t.Fatalf("keys %s: %q, want it confirmed by 3/3 gateways", op, out)
+				}
+				for i, g := range gws {
+					if r := g.get(t, "/after-"+op, tok.AccessToken); r.status != http.StatusUnauthorized {
+						t.Errorf("gateway %d, right after keys %s was confirmed: the token got %d, want 401", i+1, op, r.status)
+					}
+				}
+			}
 		})
 	}
 }
@@ -211,6 +233,31 @@ func TestExchangeOnlyKey(t *testing.T) {
 			t.Fatalf("JWKS: status %d, %s", jwks.status, jwks.body)
 		}
 	})
+}
+
+// TestTokenLivesNoLongerThanItsKey: a token's expires_in (and exp) is cut
+// to what is left of its key's life, by the key's expiry or max_key_age,
+// so that a client's token cache never holds a token its key's end
+// already refuses.
+func TestTokenLivesNoLongerThanItsKey(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	gw := w.start(gatewayConfig{MaxKeyAge: "10m"}) // token_ttl: the default 15m
+	for _, c := range []struct {
+		name    string
+		flags   []string
+		longest time.Duration
+	}{
+		{"expiring key", []string{"--expires-in", "90s"}, 90 * time.Second},
+		{"max_key_age", nil, 10 * time.Minute},
+	} {
+		k := w.h.createKey("echo", c.name, c.flags...)
+		tok := getToken(t, w.h, gw, k)
+		if left := time.Until(tok.Expiry); left > c.longest || left < c.longest-time.Minute {
+			t.Errorf("%s: the token expires in %v, want no later than the key, in %v", c.name, left.Round(time.Second), c.longest)
+		}
+		gw.get(t, "/capped", tok.AccessToken).echoed(t)
+	}
 }
 
 // TestExchangeOnlyRefusalIsNoUse: an exchange-only key refused at the

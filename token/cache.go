@@ -59,22 +59,42 @@ func NewCache(ring *Ring, maxCost int64, now func() time.Time) (*Cache, error) {
 // Close releases the cache.
 func (c *Cache) Close() { c.cache.Close() }
 
+// keyTail is how much of a token's end its cache key hashes: its
+// signature's last bytes, which differ between any two tokens (entries
+// compare the whole token, so tokens that share a tail miss, never match).
+const keyTail = 32
+
+// key is the cache key of raw.
+func (c *Cache) key(raw string) uint64 {
+	return maphash.String(c.seed, raw[max(0, len(raw)-keyTail):])
+}
+
+// Cached returns the verified token raw from the cache alone, as Verify
+// would (its signing key still in the ring, not expired), or false: no
+// signature is checked. It is for clients that must cost nothing, such
+// as one over the failed-authentication limit.
+func (c *Cache) Cached(raw string) (*Verified, bool) {
+	v, ok := c.cache.Get(c.key(raw))
+	if !ok || v.raw != raw || !c.now().Before(v.expiry) {
+		return nil, false
+	}
+	if set := c.ring.Keys(); v.set != set {
+		if _, ok := set.byKID[v.kid]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
 // Verify returns the verified token raw from the cache, or checks it with
 // the ring and caches it. A cached token is re-checked when the ring's key
 // set has changed since (a signing key may have been withdrawn), and
 // refused once it expires: with ErrExpired, and its claims.
 func (c *Cache) Verify(ctx context.Context, raw string) (*Verified, error) {
-	now := c.now()
-	set := c.ring.Keys()
-	k := maphash.String(c.seed, raw)
-	if v, ok := c.cache.Get(k); ok && v.raw == raw && now.Before(v.expiry) {
-		if v.set == set {
-			return v, nil
-		}
-		if _, ok := set.byKID[v.kid]; ok {
-			return v, nil // its signing key is still there
-		}
+	if v, ok := c.Cached(raw); ok {
+		return v, nil
 	}
+	now := c.now()
 	claims, kid, err := c.ring.verify(ctx, raw)
 	if errors.Is(err, ErrExpired) {
 		return &Verified{Claims: claims}, err // not cached: whose it was, for the log
@@ -83,6 +103,6 @@ func (c *Cache) Verify(ctx context.Context, raw string) (*Verified, error) {
 		return nil, err
 	}
 	v := &Verified{raw: raw, Claims: claims, IDHash: keystore.IDHash(claims.KeyID()), expiry: claims.ExpiresAt(), kid: kid, set: c.ring.Keys()}
-	c.cache.SetWithTTL(k, v, verifiedOverhead+int64(len(raw)), v.expiry.Sub(now))
+	c.cache.SetWithTTL(c.key(raw), v, verifiedOverhead+int64(len(raw)), v.expiry.Sub(now))
 	return v, nil
 }

@@ -35,6 +35,18 @@ func TestCacheServesVerifiedTokens(t *testing.T) {
 	if err != nil || again != v {
 		t.Fatalf("second use = %p, %v; want the cached entry %p", again, err, v)
 	}
+	// A token that shares the cached one's tail (its cache key) is a
+	// miss, checked in full.
+	sameTail := raw[:len(Prefix)] + "x" + raw[len(Prefix):]
+	if _, ok := c.Cached(sameTail); ok {
+		t.Fatal("a token sharing the cached one's tail was answered from the cache")
+	}
+	if _, err := c.Verify(context.Background(), sameTail); !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("a token sharing the cached one's tail: err = %v, want it refused", err)
+	}
+	if _, ok := c.Cached(raw); !ok {
+		t.Fatal("the cached token is no longer cached")
+	}
 	// A cached token still expires.
 	clk.Add(time.Minute)
 	if expired, err := c.Verify(context.Background(), raw); !errors.Is(err, ErrExpired) || expired == nil || expired.Claims != minted {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -83,8 +82,8 @@ func credentialCommand(name, short string, run func(context.Context, credential.
 		case *file == "":
 			return fmt.Errorf("missing --key-file FILE (usage: %s)", cmd.UseLine())
 		}
-		if p, err := url.Parse(*u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-			return fmt.Errorf("invalid --url %q: want http(s)://host[:port]/path", *u)
+		if err := credential.CheckURL(*u); err != nil {
+			return fmt.Errorf("invalid --url: %w", err)
 		}
 		ctx, cancel := context.WithTimeout(cmd.Context(), credentialTimeout)
 		defer cancel()

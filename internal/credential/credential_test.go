@@ -206,3 +206,70 @@ func TestTokenCachedUntilNearExpiry(t *testing.T) {
 		t.Fatalf("after the key changed: %v; %d fetches, want a new token", err, g.tokens.Load())
 	}
 }
+
+// TestCheckURL: https anywhere, plain http only to loopback, nothing else.
+func TestCheckURL(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://gw.example.com/keygate/rotate":    true,
+		"http://127.0.0.1:8080/keygate/rotate":     true,
+		"http://127.9.9.9/x":                       true,
+		"http://[::1]:8080/oauth/token":            true,
+		"http://localhost:8080/oauth/token":        true,
+		"http://[::ffff:127.0.0.1]/x":              true,
+		"http://gw.example.com/keygate/rotate":     false,
+		"http://10.0.0.5/keygate/rotate":           false,
+		"http://localhost.example.com/x":           false,
+		"ftp://gw.example.com/x":                   false,
+		"https:///x":                               false,
+		"gw.example.com/keygate/rotate":            false,
+		"https://kid_x:kg_secret@gw.example.com/x": false,
+	} {
+		if err := CheckURL(raw); (err == nil) != ok {
+			t.Errorf("CheckURL(%q) = %v, want ok %v", raw, err, ok)
+		}
+	}
+}
+
+// TestRedirectIsNotFollowed: an endpoint that redirects elsewhere gets an
+// error that says so, and the key never reaches where it points.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	var reached atomic.Int64
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			reached.Add(1)
+		}
+	}))
+	t.Cleanup(elsewhere.Close)
+	redirector := httptest.NewServer(http.RedirectHandler(elsewhere.URL+"/rotate", http.StatusTemporaryRedirect))
+	t.Cleanup(redirector.Close)
+	_, _, c, file := setup(t)
+	c.URL = redirector.URL + "/rotate"
+	_, err := c.Rotate(context.Background(), file)
+	if err == nil || !strings.Contains(err.Error(), "307") || !strings.Contains(err.Error(), "give the endpoint's own URL") {
+		t.Fatalf("Rotate through a redirect: %v, want an error naming it", err)
+	}
+	if _, err := c.Token(context.Background(), file); err == nil {
+		t.Fatal("Token through a redirect: no error")
+	}
+	if n := reached.Load(); n != 0 {
+		t.Fatalf("the key reached the redirect's target %d times", n)
+	}
+}
+
+// TestRotateRefusesAnotherAnswer: a 200 that is not keygate_rotate's (the
+// URL names a route proxied to the integration) is an error, not "not due".
+func TestRotateRefusesAnotherAnswer(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]string{"method": r.Method, "path": r.URL.Path})
+	}))
+	t.Cleanup(other.Close)
+	_, _, c, file := setup(t)
+	c.URL = other.URL + "/keygate/rotate"
+	before, _ := os.ReadFile(file)
+	if _, err := c.Rotate(context.Background(), file); err == nil || !strings.Contains(err.Error(), "keygate_rotate route") {
+		t.Fatalf("Rotate against another service: %v, want an error asking whether the URL is a keygate_rotate route", err)
+	}
+	if after, _ := os.ReadFile(file); string(after) != string(before) {
+		t.Fatal("the key file changed")
+	}
+}

@@ -50,6 +50,9 @@ func (c Client) Rotate(ctx context.Context, keyFile string) (RotateResult, error
 	if err := c.do(ctx, http.MethodGet, key, "", nil, &st); err != nil {
 		return RotateResult{}, fmt.Errorf("asking whether the key is due: %w", err)
 	}
+	if st.ID == "" {
+		return RotateResult{}, fmt.Errorf("asking whether the key is due: %s answered without a key id: is it a keygate_rotate route?", c.URL)
+	}
 	res := RotateResult{KeyID: st.ID}
 	if st.RotateDue != nil {
 		res.Due = *st.RotateDue
