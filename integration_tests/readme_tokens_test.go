@@ -138,8 +138,8 @@ func TestTokensAndRollingReadme(t *testing.T) {
 func readmeRotationCommands(t *testing.T, h *harness, block string, sh func(string, ...string) string) createdKey {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(block), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("README's rotation commands: %d lines, want keys create, integrations set-rotation, keys list", len(lines))
+	if len(lines) != 4 {
+		t.Fatalf("README's rotation commands: %d lines, want keys create, integrations set-rotation, keys list, integrations list", len(lines))
 	}
 	created := sh(lines[0])
 	k := createdKey{ID: regexp.MustCompile(`\bkid_[0-9A-Za-z]+`).FindString(created), Key: regexp.MustCompile(`\bkg_[0-9A-Za-z]{49}\b`).FindString(created)}
@@ -147,8 +147,13 @@ func readmeRotationCommands(t *testing.T, h *harness, block string, sh func(stri
 	if k.ID == "" || k.Key == "" {
 		t.Fatal("README's keys create printed no key id or no key")
 	}
-	if out := sh(lines[1]); !strings.Contains(out, "every 90d") || !strings.Contains(out, "1h") {
+	if out := sh(lines[1]); !strings.Contains(out, "every 90d") || !strings.Contains(out, "keeps working 1h.") {
 		t.Errorf("README's set-rotation said %q, want the 90d period and the 1h grace", out)
+	}
+	integrations := strings.Split(strings.TrimSpace(sh(lines[3])), "\n")
+	if row := strings.Fields(integrations[len(integrations)-1]); len(integrations) != 2 || !strings.HasSuffix(strings.TrimSpace(integrations[0]), "ROTATE EVERY  ROTATE GRACE") ||
+		strings.Join(row[len(row)-2:], " ") != "90d 1h" {
+		t.Errorf("README's integrations list printed %q, want ROTATE EVERY 90d and ROTATE GRACE 1h", integrations)
 	}
 	list := strings.Split(strings.TrimSpace(sh(lines[2])), "\n")
 	if len(list) != 2 || !strings.HasSuffix(strings.TrimSpace(list[0]), "ROTATE DUE") {

@@ -54,12 +54,20 @@ func ParseLifetime(s string, zeroOK bool) (time.Duration, error) {
 	return d, nil
 }
 
-// FormatLifetime writes d as ParseLifetime reads it: whole days as "30d",
-// anything else as a Go duration.
+// FormatLifetime writes d as ParseLifetime reads it, as a person would:
+// whole days as "30d", anything else as a Go duration without trailing
+// zero units ("2h" and "1h30m" rather than "2h0m0s" and "1h30m0s").
 func FormatLifetime(d time.Duration) string {
 	const day = 24 * time.Hour
 	if d > 0 && d%day == 0 {
 		return strconv.FormatInt(int64(d/day), 10) + "d"
 	}
-	return d.String()
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

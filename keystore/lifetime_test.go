@@ -41,3 +41,26 @@ func TestParseLifetime(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatLifetime: durations print without zero units, and read back
+// as themselves.
+func TestFormatLifetime(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		30 * 24 * time.Hour:               "30d",
+		2 * time.Hour:                     "2h",
+		time.Hour + 30*time.Minute:        "1h30m",
+		30 * time.Minute:                  "30m",
+		90 * time.Second:                  "1m30s",
+		time.Hour + 1500*time.Millisecond: "1h0m1.5s",
+		36 * time.Hour:                    "36h",
+		0:                                 "0s",
+	} {
+		got := FormatLifetime(d)
+		if got != want {
+			t.Errorf("FormatLifetime(%v) = %q, want %q", d, got, want)
+		}
+		if back, err := ParseLifetime(got, true); err != nil || back != d {
+			t.Errorf("ParseLifetime(%q) = %v, %v; want %v", got, back, err, d)
+		}
+	}
+}
