@@ -20,7 +20,7 @@ func TestCLIIntegrationRotationShown(t *testing.T) {
 	mustDecode(t, mustRunCLI(t, c, "integrations", "list", "--json"), &ins)
 	want := map[string]map[string]any{
 		"billing": {"rotate_every": "90d"},
-		"crm":     {"rotate_grace": "2h0m0s"},
+		"crm":     {"rotate_grace": "2h"},
 		"maps":    {},
 	}
 	if len(ins) != len(want) {
@@ -37,12 +37,12 @@ func TestCLIIntegrationRotationShown(t *testing.T) {
 
 	var set manage.IntegrationView
 	mustDecode(t, mustRunCLI(t, c, "integrations", "set-rotation", "maps", "--rotate-every", "7d", "--rotate-grace", "30m", "--json"), &set)
-	if set.ID != "maps" || set.RotateEvery != "7d" || set.RotateGrace != "30m0s" {
+	if set.ID != "maps" || set.RotateEvery != "7d" || set.RotateGrace != "30m" {
 		t.Errorf("set-rotation --json = %+v", set)
 	}
 	var changed manage.IntegrationView
 	mustDecode(t, mustRunCLI(t, c, "integrations", "set-url", "maps", "http://127.0.0.1:12", "--json"), &changed)
-	if changed.RotateEvery != "7d" || changed.RotateGrace != "30m0s" {
+	if changed.RotateEvery != "7d" || changed.RotateGrace != "30m" {
 		t.Errorf("set-url --json loses the rotation: %+v", changed)
 	}
 
@@ -52,7 +52,7 @@ func TestCLIIntegrationRotationShown(t *testing.T) {
 		t.Fatalf("integrations list:\n%s", table)
 	}
 	every, grace := strings.Index(lines[0], "ROTATE EVERY"), strings.Index(lines[0], "ROTATE GRACE")
-	for i, cells := range [][2]string{{"90d", "1h0m0s"}, {"never", "2h0m0s"}, {"7d", "30m0s"}} {
+	for i, cells := range [][2]string{{"90d", "1h"}, {"never", "2h"}, {"7d", "30m"}} {
 		line := lines[i+1]
 		if !strings.HasPrefix(line[every:], cells[0]+" ") || !strings.HasPrefix(line[grace:], cells[1]) {
 			t.Errorf("row %d %q: want %s under ROTATE EVERY and %s under ROTATE GRACE", i, line, cells[0], cells[1])
