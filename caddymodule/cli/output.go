@@ -35,7 +35,12 @@ func writeCreatedKey(w io.Writer, k manage.CreatedKey) error {
 		p.linef("    %s", k.Secret)
 		p.linef("")
 		p.linef("Copy this key now: it will not be shown again, and it cannot be recovered.")
-		p.linef("Clients send it as: Authorization: Bearer <key>")
+		if k.ExchangeOnly {
+			p.linef("It is exchange-only: clients exchange it for access tokens at the keygate_token")
+			p.linef("endpoint (client_id %s, client_secret the key); sent as a Bearer key it is refused.", k.ID)
+		} else {
+			p.linef("Clients send it as: Authorization: Bearer <key>")
+		}
 		p.linef("")
 		tw := p.table()
 		p.cellsf(tw, "id:\t%s", k.ID)
@@ -43,6 +48,9 @@ func writeCreatedKey(w io.Writer, k manage.CreatedKey) error {
 		p.cellsf(tw, "integration:\t%s", k.IntegrationID)
 		p.cellsf(tw, "created:\t%s", formatTime(k.CreatedAt))
 		p.cellsf(tw, "expires:\t%s", formatOptionalTime(k.ExpiresAt, "never"))
+		if k.RotateEvery > 0 {
+			p.cellsf(tw, "rotate every:\t%s", keystore.FormatLifetime(k.RotateEvery))
+		}
 		p.flush(tw)
 	})
 }

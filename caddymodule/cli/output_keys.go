@@ -25,6 +25,9 @@ func writeKeysTable(w io.Writer, keys []keystore.Key, now time.Time, maxAge time
 		rows[i] = []string{k.ID, printable(k.Name), k.IntegrationID, k.Status(now),
 			formatTime(k.CreatedAt), formatOptionalTime(k.ExpiresAt, "never"), formatOptionalTime(k.LastUsedAt, "never"),
 			rotateDue(k, now)}
+		if k.ExchangeOnly {
+			rows[i][len(rows[i])-1] += " (exchange only)"
+		}
 		if maxAge > 0 {
 			mark := manage.AgeMark(k.CreatedAt, now, maxAge)
 			if mark == "" {
@@ -37,19 +40,15 @@ func writeKeysTable(w io.Writer, keys []keystore.Key, now time.Time, maxAge time
 }
 
 // rotateDue says when k is due to be rolled: "never", a time, or "now"
-// past it; "(exchange only)" follows for such keys.
+// past it.
 func rotateDue(k keystore.Key, now time.Time) string {
-	s := "never"
 	switch {
 	case k.RotateDueAt != nil && !now.Before(*k.RotateDueAt):
-		s = "now"
+		return "now"
 	case k.RotateDueAt != nil:
-		s = formatTime(*k.RotateDueAt)
+		return formatTime(*k.RotateDueAt)
 	}
-	if k.ExchangeOnly {
-		s += " (exchange only)"
-	}
-	return s
+	return "never"
 }
 
 // writeKeyDetails prints one key's record.
@@ -63,6 +62,14 @@ func writeKeyDetails(w io.Writer, k keystore.Key, now time.Time) error {
 		p.cellsf(tw, "created:\t%s", formatTime(k.CreatedAt))
 		p.cellsf(tw, "expires:\t%s", formatOptionalTime(k.ExpiresAt, "never"))
 		p.cellsf(tw, "rotate due:\t%s", rotateDue(k, now))
+		if k.RotateEvery > 0 {
+			p.cellsf(tw, "rotate every:\t%s", keystore.FormatLifetime(k.RotateEvery))
+		}
+		if k.ExchangeOnly {
+			p.cellsf(tw, "exchange only:\tyes: refused at the edge, exchanged for access tokens")
+		} else {
+			p.cellsf(tw, "exchange only:\tno")
+		}
 		p.cellsf(tw, "revoked:\t%s", formatOptionalTime(k.RevokedAt, "no"))
 		p.cellsf(tw, "last used:\t%s", formatOptionalTime(k.LastUsedAt, "never"))
 		p.flush(tw)

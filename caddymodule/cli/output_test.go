@@ -100,3 +100,27 @@ func TestTablesAlignAndQuoteOddNames(t *testing.T) {
 		}
 	}
 }
+
+// TestExchangeOnlyAndRotationShown: an exchange-only key is not shown as
+// one to send as Bearer, and its rotation period and exchange-only state
+// have lines of their own in create's and show's output.
+func TestExchangeOnlyAndRotationShown(t *testing.T) {
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	due := now.Add(7 * 24 * time.Hour)
+	key := keystore.Key{ID: "kid_x", Name: "cron", IntegrationID: "billing", CreatedAt: now, ExchangeOnly: true, RotateEvery: 7 * 24 * time.Hour, RotateDueAt: &due}
+	var created, shown bytes.Buffer
+	if err := writeCreatedKey(&created, manage.CreatedKey{NewKey: keystore.NewKey{Key: key}, Secret: "kg_secret"}); err != nil {
+		t.Fatal(err)
+	}
+	if out := created.String(); strings.Contains(out, "Authorization: Bearer") || !strings.Contains(out, "exchange-only") || !strings.Contains(out, "client_id kid_x") || !strings.Contains(out, "rotate every:  7d") {
+		t.Errorf("created exchange-only key:\n%s\nwant no Bearer line, the exchange and the rotation period", strings.ReplaceAll(out, "kg_secret", "<key>"))
+	}
+	if err := writeKeyDetails(&shown, key, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"rotate due:     2030-01-09T03:04:05Z\n", "rotate every:   7d\n", "exchange only:  yes"} {
+		if !strings.Contains(shown.String(), want) {
+			t.Errorf("keys show:\n%s\nwant %q", shown.String(), want)
+		}
+	}
+}
