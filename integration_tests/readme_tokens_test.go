@@ -32,104 +32,99 @@ func TestTokensAndRollingReadme(t *testing.T) {
 	}
 	checkTimerReadme(t, onlyBlock(t, rolling, "ini"), shBlocks[2])
 
-	stores := map[string]func(*testing.T) *harness{"postgres": newHarness, "sqlite": newSQLiteHarness}
-	for name, newH := range stores {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			h := newH(t)
-			up := newUpstream(t)
-			h.addIntegration("billing", up.URL+"/v1")
-			g := startSnippet(t, h, site, "example.com")
-			sh := func(line string, env ...string) string {
-				t.Helper()
-				line = strings.ReplaceAll(line, "https://example.com", g.URL)
-				res := runCommand(t, "sh", []string{"-c", line}, func(cmd *exec.Cmd) {
-					cmd.Env = append(processEnv(t), append([]string{
-						"PATH=" + filepath.Dir(keygateBin) + ":" + os.Getenv("PATH"),
-						"KEYGATE_DATABASE_URL=" + h.dbURL,
-					}, append(h.env, env...)...)...)
-				})
-				if res.code != 0 || h.leaks(res.stderr) {
-					t.Fatalf("README's %q: exit code %d, stderr:\n%s", firstWords(line), res.code, h.shown(res.stderr))
-				}
-				return res.stdout
+	onBothStores(t, func(t *testing.T, name string, h *harness) {
+		up := newUpstream(t)
+		h.addIntegration("billing", up.URL+"/v1")
+		g := startSnippet(t, h, site, "example.com")
+		sh := func(line string, env ...string) string {
+			t.Helper()
+			line = strings.ReplaceAll(line, "https://example.com", g.URL)
+			res := runCommand(t, "sh", []string{"-c", line}, func(cmd *exec.Cmd) {
+				cmd.Env = append(processEnv(t), append([]string{
+					"PATH=" + filepath.Dir(keygateBin) + ":" + os.Getenv("PATH"),
+					"KEYGATE_DATABASE_URL=" + h.dbURL,
+				}, append(h.env, env...)...)...)
+			})
+			if res.code != 0 || h.leaks(res.stderr) {
+				t.Fatalf("README's %q: exit code %d, stderr:\n%s", firstWords(line), res.code, h.shown(res.stderr))
 			}
+			return res.stdout
+		}
 
-			cron := readmeRotationCommands(t, h, shBlocks[0], sh)
-			keyFile := writeKeyFile(t, cron.Key)
-			rotateLine := strings.ReplaceAll(strings.TrimSpace(shBlocks[1]), "/etc/keygate-credentials/billing.key", keyFile)
-			if out := sh(rotateLine); !strings.HasPrefix(out, "not due: key "+cron.ID+" is due at ") {
-				t.Errorf("credential rotate on the 30d key: %q, want not due", out)
-			}
-			if readKeyFile(t, keyFile) != cron.Key {
-				t.Fatal("credential rotate changed the key file of a key not due")
-			}
+		cron := readmeRotationCommands(t, h, shBlocks[0], sh)
+		keyFile := writeKeyFile(t, cron.Key)
+		rotateLine := strings.ReplaceAll(strings.TrimSpace(shBlocks[1]), "/etc/keygate-credentials/billing.key", keyFile)
+		if out := sh(rotateLine); !strings.HasPrefix(out, "not due: key "+cron.ID+" is due at ") {
+			t.Errorf("credential rotate on the 30d key: %q, want not due", out)
+		}
+		if readKeyFile(t, keyFile) != cron.Key {
+			t.Fatal("credential rotate changed the key file of a key not due")
+		}
 
-			// On PostgreSQL, where the test can age the key: the same
-			// command on the key once it is due rolls it, with the
-			// integration's grace of 1h, and the file holds the new key.
-			if name == "postgres" {
-				h.execSQL(`UPDATE keygate_keys SET created_at = now() - interval '31 days' WHERE id = $1`, cron.ID)
-				out := sh(rotateLine)
-				newID, ok := strings.CutPrefix(strings.TrimSpace(out), "rolled: "+keyFile+" now holds key ")
-				if !ok {
-					t.Fatalf("credential rotate on the due key: %q, want rolled", out)
-				}
-				old := cron
-				cron = createdKey{ID: newID, Key: readKeyFile(t, keyFile)}
-				h.remember(cron.Key)
-				if e := g.get(t, "/v1/new-key", cron.Key).echoed(t); e.Header.Get("X-Keygate-Key-Id") != newID {
-					t.Errorf("the new key reached the upstream as %q, want %s", e.Header.Get("X-Keygate-Key-Id"), newID)
-				}
-				g.get(t, "/v1/old-key-in-grace", old.Key).echoed(t)
-				// README's jq filter finds the key rolled from a leaked one.
-				filter := strings.ReplaceAll(readmeInline(t, rolling, "jq -c "), "kid_…", old.ID)
-				if got := strings.TrimSpace(sh(filter + " " + g.LogPath)); got != `"`+newID+`"` {
-					t.Errorf("README's jq filter for keys rolled from %s printed %q, want %q", old.ID, got, `"`+newID+`"`)
-				}
-				for _, k := range h.listKeys("--integration", "billing") {
-					if k.ID == old.ID && (k.ExpiresAt == nil || time.Until(*k.ExpiresAt) < 50*time.Minute || time.Until(*k.ExpiresAt) > time.Hour) {
-						t.Errorf("the rolled key expires at %v, want in the integration's grace of 1h", k.ExpiresAt)
-					}
+		// On PostgreSQL, where the test can age the key: the same
+		// command on the key once it is due rolls it, with the
+		// integration's grace of 1h, and the file holds the new key.
+		if name == "postgres" {
+			h.execSQL(`UPDATE keygate_keys SET created_at = now() - interval '31 days' WHERE id = $1`, cron.ID)
+			out := sh(rotateLine)
+			newID, ok := strings.CutPrefix(strings.TrimSpace(out), "rolled: "+keyFile+" now holds key ")
+			if !ok {
+				t.Fatalf("credential rotate on the due key: %q, want rolled", out)
+			}
+			old := cron
+			cron = createdKey{ID: newID, Key: readKeyFile(t, keyFile)}
+			h.remember(cron.Key)
+			if e := g.get(t, "/v1/new-key", cron.Key).echoed(t); e.Header.Get("X-Keygate-Key-Id") != newID {
+				t.Errorf("the new key reached the upstream as %q, want %s", e.Header.Get("X-Keygate-Key-Id"), newID)
+			}
+			g.get(t, "/v1/old-key-in-grace", old.Key).echoed(t)
+			// README's jq filter finds the key rolled from a leaked one.
+			filter := strings.ReplaceAll(readmeInline(t, rolling, "jq -c "), "kid_…", old.ID)
+			if got := strings.TrimSpace(sh(filter + " " + g.LogPath)); got != `"`+newID+`"` {
+				t.Errorf("README's jq filter for keys rolled from %s printed %q, want %q", old.ID, got, `"`+newID+`"`)
+			}
+			for _, k := range h.listKeys("--integration", "billing") {
+				if k.ID == old.ID && (k.ExpiresAt == nil || time.Until(*k.ExpiresAt) < 50*time.Minute || time.Until(*k.ExpiresAt) > time.Hour) {
+					t.Errorf("the rolled key expires at %v, want in the integration's grace of 1h", k.ExpiresAt)
 				}
 			}
+		}
 
-			// A token from `credential token`, cached beside the key file.
-			tokenLine := readmeInline(t, tokens, "keygate credential token ")
-			tokenLine = strings.ReplaceAll(tokenLine, "/etc/billing.key", keyFile)
-			tok := strings.TrimSpace(sh(tokenLine))
-			h.remember(tok)
-			if e := g.get(t, "/v1/with-credential-token", tok).echoed(t); e.Header.Get("X-Keygate-Key-Id") != cron.ID {
-				t.Errorf("the token of credential token reached the upstream as key %q, want %s", e.Header.Get("X-Keygate-Key-Id"), cron.ID)
-			}
-			if again := strings.TrimSpace(sh(tokenLine)); again != tok {
-				t.Error("credential token run again got a new token, want the cached one")
-			}
-			if fi, err := os.Stat(keyFile + ".token"); err != nil || fi.Mode().Perm() != 0o600 {
-				t.Errorf("the token cache: %v, %v; want mode 0600", fi, err)
-			}
+		// A token from `credential token`, cached beside the key file.
+		tokenLine := readmeInline(t, tokens, "keygate credential token ")
+		tokenLine = strings.ReplaceAll(tokenLine, "/etc/billing.key", keyFile)
+		tok := strings.TrimSpace(sh(tokenLine))
+		h.remember(tok)
+		if e := g.get(t, "/v1/with-credential-token", tok).echoed(t); e.Header.Get("X-Keygate-Key-Id") != cron.ID {
+			t.Errorf("the token of credential token reached the upstream as key %q, want %s", e.Header.Get("X-Keygate-Key-Id"), cron.ID)
+		}
+		if again := strings.TrimSpace(sh(tokenLine)); again != tok {
+			t.Error("credential token run again got a new token, want the cached one")
+		}
+		if fi, err := os.Stat(keyFile + ".token"); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("the token cache: %v, %v; want mode 0600", fi, err)
+		}
 
-			// curl, with the key id and key README's way.
-			curl := strings.ReplaceAll(onlyBlock(t, strings.SplitN(tokens, "With curl:", 2)[1], "sh"), "kid_…", cron.ID)
-			var answer struct {
-				AccessToken string `json:"access_token"`
-				TokenType   string `json:"token_type"`
-				ExpiresIn   int    `json:"expires_in"`
-			}
-			if err := json.Unmarshal([]byte(sh(curl, "KEYGATE_KEY="+cron.Key)), &answer); err != nil || answer.TokenType != "Bearer" || answer.ExpiresIn != 900 {
-				t.Fatalf("README's curl: %v, token_type %q, expires_in %d; want a Bearer token for 15m", err, answer.TokenType, answer.ExpiresIn)
-			}
-			h.remember(answer.AccessToken)
-			g.get(t, "/v1/with-curl-token", answer.AccessToken).echoed(t)
+		// curl, with the key id and key README's way.
+		curl := strings.ReplaceAll(onlyBlock(t, strings.SplitN(tokens, "With curl:", 2)[1], "sh"), "kid_…", cron.ID)
+		var answer struct {
+			AccessToken string `json:"access_token"`
+			TokenType   string `json:"token_type"`
+			ExpiresIn   int    `json:"expires_in"`
+		}
+		if err := json.Unmarshal([]byte(sh(curl, "KEYGATE_KEY="+cron.Key)), &answer); err != nil || answer.TokenType != "Bearer" || answer.ExpiresIn != 900 {
+			t.Fatalf("README's curl: %v, token_type %q, expires_in %d; want a Bearer token for 15m", err, answer.TokenType, answer.ExpiresIn)
+		}
+		h.remember(answer.AccessToken)
+		g.get(t, "/v1/with-curl-token", answer.AccessToken).echoed(t)
 
-			if r := g.get(t, "/.well-known/jwks.json", ""); r.status != http.StatusOK || !strings.Contains(string(r.body), `"kty":"OKP"`) {
-				t.Errorf("README's JWKS route: status %d, want the key set", r.status)
-			}
-			if name == "postgres" {
-				runReadmeGoClient(t, h, tokens, g, cron)
-			}
-		})
-	}
+		if r := g.get(t, "/.well-known/jwks.json", ""); r.status != http.StatusOK || !strings.Contains(string(r.body), `"kty":"OKP"`) {
+			t.Errorf("README's JWKS route: status %d, want the key set", r.status)
+		}
+		if name == "postgres" {
+			runReadmeGoClient(t, h, tokens, g, cron)
+		}
+	})
 }
 
 // readmeRotationCommands runs README's rotation commands (keys create

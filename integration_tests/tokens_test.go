@@ -81,63 +81,60 @@ func TestStandardClientCallsWithToken(t *testing.T) {
 // revoked, on both stores.
 func TestRevokedKeyTokensRefusedEverywhere(t *testing.T) {
 	t.Parallel()
-	for name, harness := range map[string]func(*testing.T) *harness{"postgres": newHarness, "sqlite": newSQLiteHarness} {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			w := newWorldOn(t, harness(t))
-			gws := w.startGateways(3, gatewayConfig{})
-			k := w.h.createKey("echo", "token holder")
-			tok := getToken(t, w.h, gws[0], k)
+	onBothStores(t, func(t *testing.T, _ string, h *harness) {
+		w := newWorldOn(t, h)
+		gws := w.startGateways(3, gatewayConfig{})
+		k := w.h.createKey("echo", "token holder")
+		tok := getToken(t, w.h, gws[0], k)
+		for i, g := range gws {
+			poll.Until(t, 10*time.Second, "every gateway accepting the token", func() (bool, string) {
+				r := g.get(t, "/warm", tok.AccessToken)
+				return r.status == http.StatusOK, fmt.Sprintf("gateway %d: status %d", i+1, r.status)
+			})
+		}
+		client := &http.Client{Timeout: 5 * time.Second}
+		defer client.CloseIdleConnections()
+		watches := make([]*refusalWatch, len(gws))
+		for i, g := range gws {
+			watches[i] = watchRefusal(g, client, tok.AccessToken, propagationBound+3*time.Second)
+		}
+		began := time.Now()
+		w.h.mustCLI("keys", "revoke", k.ID)
+		for i, watch := range watches {
+			refusedAt, err := watch.wait()
+			if err != nil {
+				t.Fatalf("gateway %d: %v", i+1, err)
+			}
+			if d := refusedAt.Sub(began); d > propagationBound {
+				t.Errorf("gateway %d refused the revoked key's token %v after the revocation began, want at most %v", i+1, d, propagationBound)
+			}
+		}
+		if e := gws[1].lastRefusal(t, "/watch"); e.str("reason") != "revoked" || e.str("credential") != "token" || e.str("key_id") != k.ID {
+			t.Errorf("auth log: reason %q, credential %q, key_id %q", e.str("reason"), e.str("credential"), e.str("key_id"))
+		}
+
+		// Confirmed revocation covers tokens: once `keys revoke` and
+		// `keys delete` have printed that every gateway refuses the
+		// key, every gateway refuses its token too, at once.
+		for _, op := range []string{"revoke", "delete"} {
+			k := w.h.createKey("echo", "confirmed "+op)
+			tok := getToken(t, w.h, gws[2], k)
 			for i, g := range gws {
 				poll.Until(t, 10*time.Second, "every gateway accepting the token", func() (bool, string) {
-					r := g.get(t, "/warm", tok.AccessToken)
+					r := g.get(t, "/warm-"+op, tok.AccessToken)
 					return r.status == http.StatusOK, fmt.Sprintf("gateway %d: status %d", i+1, r.status)
 				})
 			}
-			client := &http.Client{Timeout: 5 * time.Second}
-			defer client.CloseIdleConnections()
-			watches := make([]*refusalWatch, len(gws))
+			if out := w.h.mustCLI("keys", op, k.ID); !strings.Contains(out, "refused by 3/3 gateways") {
+				t.Fatalf("keys %s: %q, want it confirmed by 3/3 gateways", op, out)
+			}
 			for i, g := range gws {
-				watches[i] = watchRefusal(g, client, tok.AccessToken, propagationBound+3*time.Second)
-			}
-			began := time.Now()
-			w.h.mustCLI("keys", "revoke", k.ID)
-			for i, watch := range watches {
-				refusedAt, err := watch.wait()
-				if err != nil {
-					t.Fatalf("gateway %d: %v", i+1, err)
-				}
-				if d := refusedAt.Sub(began); d > propagationBound {
-					t.Errorf("gateway %d refused the revoked key's token %v after the revocation began, want at most %v", i+1, d, propagationBound)
+				if r := g.get(t, "/after-"+op, tok.AccessToken); r.status != http.StatusUnauthorized {
+					t.Errorf("gateway %d, right after keys %s was confirmed: the token got %d, want 401", i+1, op, r.status)
 				}
 			}
-			if e := gws[1].lastRefusal(t, "/watch"); e.str("reason") != "revoked" || e.str("credential") != "token" || e.str("key_id") != k.ID {
-				t.Errorf("auth log: reason %q, credential %q, key_id %q", e.str("reason"), e.str("credential"), e.str("key_id"))
-			}
-
-			// Confirmed revocation covers tokens: once `keys revoke` and
-			// `keys delete` have printed that every gateway refuses the
-			// key, every gateway refuses its token too, at once.
-			for _, op := range []string{"revoke", "delete"} {
-				k := w.h.createKey("echo", "confirmed "+op)
-				tok := getToken(t, w.h, gws[2], k)
-				for i, g := range gws {
-					poll.Until(t, 10*time.Second, "every gateway accepting the token", func() (bool, string) {
-						r := g.get(t, "/warm-"+op, tok.AccessToken)
-						return r.status == http.StatusOK, fmt.Sprintf("gateway %d: status %d", i+1, r.status)
-					})
-				}
-				if out := w.h.mustCLI("keys", op, k.ID); !strings.Contains(out, "refused by 3/3 gateways") {
-					t.Fatalf("keys %s: %q, want it confirmed by 3/3 gateways", op, out)
-				}
-				for i, g := range gws {
-					if r := g.get(t, "/after-"+op, tok.AccessToken); r.status != http.StatusUnauthorized {
-						t.Errorf("gateway %d, right after keys %s was confirmed: the token got %d, want 401", i+1, op, r.status)
-					}
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestExpiredAndForgedTokensRefused: an expired token, tampered ones and

@@ -45,19 +45,25 @@ func startedWorld(t *testing.T) (*world, *gateway) {
 }
 
 // startedWorlds runs test against a started world on each store kind, as
-// parallel subtests: PostgreSQL, and the embedded SQLite store with the
-// command line in another process.
+// parallel subtests (see onBothStores).
 func startedWorlds(t *testing.T, test func(t *testing.T, w *world, gw *gateway)) {
 	t.Helper()
-	stores := map[string]func(*testing.T) *harness{
-		"postgres": newHarness,
-		"sqlite":   newSQLiteHarness,
-	}
-	for name, harness := range stores {
+	onBothStores(t, func(t *testing.T, _ string, h *harness) {
+		w := newWorldOn(t, h)
+		test(t, w, w.start(gatewayConfig{}))
+	})
+}
+
+// onBothStores runs test once on each store kind, as parallel subtests
+// named for it, each with a fresh harness: "postgres", and "sqlite", the
+// embedded store with the command line in another process.
+func onBothStores(t *testing.T, test func(t *testing.T, store string, h *harness)) {
+	t.Helper()
+	stores := map[string]func(*testing.T) *harness{"postgres": newHarness, "sqlite": newSQLiteHarness}
+	for name, newH := range stores {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			w := newWorldOn(t, harness(t))
-			test(t, w, w.start(gatewayConfig{}))
+			test(t, name, newH(t))
 		})
 	}
 }
