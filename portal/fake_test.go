@@ -143,6 +143,7 @@ func (f *fakeOps) RotateKey(ctx context.Context, actor, id, grace string) (NewKe
 		return NewKey{}, Change{}, err
 	}
 	next, err := f.CreateKey(ctx, actor, old.IntegrationID, old.Name, "")
+	next.Key.ExchangeOnly = old.ExchangeOnly // as manage's rotation carries it over
 	ch := Change{Key: old}
 	if grace == "0" {
 		ch.Confirmed = f.confirmation

@@ -17,7 +17,8 @@ type shownData struct {
 	Secret      string
 	Integration keystore.Integration
 	GatewayURL  string
-	// Curl is a command line that tries the key.
+	// Curl is a command line that tries the key; empty for an
+	// exchange-only key.
 	Curl string
 	// Old is the rotated key, for a rotation.
 	Old *keystore.Key
@@ -47,8 +48,10 @@ func (p *Portal) showKeyOnce(w http.ResponseWriter, r *http.Request, created New
 		return
 	}
 	gw := p.gatewayFor(r, in.ID)
-	d := shownData{Key: created.Key, Secret: created.Secret, Integration: in, GatewayURL: gw,
-		Curl: `curl -H "Authorization: Bearer ` + created.Secret + `" ` + strings.TrimSuffix(gw, "/") + "/"}
+	d := shownData{Key: created.Key, Secret: created.Secret, Integration: in, GatewayURL: gw}
+	if !created.Key.ExchangeOnly { // the edge refuses an exchange-only key: nothing to try with curl
+		d.Curl = `curl -H "Authorization: Bearer ` + created.Secret + `" ` + strings.TrimSuffix(gw, "/") + "/"
+	}
 	if old != nil {
 		d.Old, d.Confirmed = &old.Key, old.Confirmed
 	}
@@ -58,7 +61,9 @@ func (p *Portal) showKeyOnce(w http.ResponseWriter, r *http.Request, created New
 type keyData struct {
 	Key   keystore.Key
 	State string
-	Chart usageChart
+	// RotateDueNow: the key is past its rotation due time.
+	RotateDueNow bool
+	Chart        usageChart
 }
 
 func (p *Portal) key(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +78,7 @@ func (p *Portal) key(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	d := keyData{Key: k, State: k.Status(now), Chart: newUsageChart(counts, now)}
+	d := keyData{Key: k, State: k.Status(now), RotateDueNow: k.RotateDueAt != nil && !now.Before(*k.RotateDueAt), Chart: newUsageChart(counts, now)}
 	p.render(w, r, http.StatusOK, "key.html", "Key "+k.Name, "integrations", d)
 }
 

@@ -251,6 +251,30 @@ func TestRotateNeedsGraceAndShowsTheNewKeyOnce(t *testing.T) {
 	}
 }
 
+// TestKeyPageShowsRotationAndExchangeOnly: the key page says when the key
+// is due to be rolled (or that it has no period) and whether it is
+// exchange-only; rotating an exchange-only key shows no curl line, which
+// the edge would refuse.
+func TestKeyPageShowsRotationAndExchangeOnly(t *testing.T) {
+	h := newHarness(t)
+	h.post("/integrations", url.Values{"id": {"weather"}, "base_url": {"http://127.0.0.1:9001"}})
+	h.post("/integrations/weather/connect", url.Values{"name": {"ci"}})
+	k := h.ops.keys[0]
+	if _, body := h.get("/keys/" + k.ID); !strings.Contains(body, "<dd>no rotation period</dd>") || !strings.Contains(body, "<dd>sent as a Bearer key</dd>") {
+		t.Errorf("a key without a period: the page lacks 'no rotation period' or 'sent as a Bearer key'")
+	}
+	due := testNow.Add(-time.Hour)
+	h.ops.keys[0].RotateDueAt, h.ops.keys[0].ExchangeOnly = &due, true
+	_, body := h.get("/keys/" + k.ID)
+	if !strings.Contains(body, "<dd>2026-12-02 09:30:00 UTC (due now)</dd>") || !strings.Contains(body, "exchange-only: refused at the edge") {
+		t.Errorf("an exchange-only key past its due time: the page does not say so")
+	}
+	_, body = h.post("/keys/"+k.ID+"/rotate", url.Values{"grace": {"1h"}})
+	if strings.Contains(body, `id="curl"`) || !strings.Contains(body, "This key is exchange-only") {
+		t.Errorf("rotating an exchange-only key: the page offers a curl line, or does not say the key is exchange-only")
+	}
+}
+
 func TestIntegrationPagePaginates(t *testing.T) {
 	h := newHarness(t)
 	h.post("/integrations", url.Values{"id": {"weather"}, "base_url": {"http://127.0.0.1:9001"}})
