@@ -84,9 +84,10 @@ func (o *portalOps) Key(ctx context.Context, id string) (k keystore.Key, err err
 	return k, err
 }
 
-func (o *portalOps) CreateKey(ctx context.Context, actor, integration, name, expiresIn string) (nk portal.NewKey, err error) {
+func (o *portalOps) CreateKey(ctx context.Context, actor string, req portal.KeyRequest) (nk portal.NewKey, err error) {
 	err = o.run(ctx, actor, func(ctx context.Context, m *manage.Manager) error {
-		created, err := m.CreateKey(ctx, manage.KeyRequest{Integration: integration, Name: name, ExpiresIn: expiresIn})
+		created, err := m.CreateKey(ctx, manage.KeyRequest{Integration: req.Integration, Name: req.Name,
+			ExpiresIn: req.ExpiresIn, RotateEvery: req.RotateEvery, ExchangeOnly: req.ExchangeOnly})
 		nk = portal.NewKey{Key: created.Key, Secret: created.Secret}
 		return err
 	})

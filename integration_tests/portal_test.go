@@ -226,9 +226,22 @@ func portalFlow(t *testing.T, javascript bool) {
 		b.do("connecting a second key", chromedp.Navigate(gw.URL+"/portal/integrations/weather"),
 			chromedp.WaitVisible(chromedp.CSS("#key-name")),
 			chromedp.SendKeys(chromedp.CSS("#key-name"), "mobile-app"),
+			chromedp.SendKeys(chromedp.CSS("#key-rotate"), "30d"),
+			chromedp.Click(chromedp.CSS("#key-exchange-only")),
 			chromedp.Click(chromedp.CSS(`form[action$="/connect"] button[type=submit]`)),
 			chromedp.WaitVisible(chromedp.CSS("#secret")))
 		h.remember(b.value("#secret"))
+		// The store has the key as the form asked: exchange-only, rolled
+		// every 30 days.
+		var listed []struct {
+			Name         string `json:"name"`
+			ExchangeOnly bool   `json:"exchange_only"`
+			RotateEvery  string `json:"rotate_every"`
+		}
+		decodeJSON(t, h.mustCLI("keys", "list", "--integration", "weather", "--json"), &listed)
+		if last := listed[len(listed)-1]; last.Name != "mobile-app" || !last.ExchangeOnly || last.RotateEvery != "30d" {
+			t.Errorf("the key connected with exchange-only and 30d is listed as %+v", last)
+		}
 		b.do("opening the integration", chromedp.Navigate(gw.URL+"/portal/integrations/weather"),
 			chromedp.WaitVisible(chromedp.CSS("#key-name")))
 		b.screenshot("portal-integration")

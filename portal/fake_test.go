@@ -117,20 +117,28 @@ func (f *fakeOps) Key(_ context.Context, id string) (keystore.Key, error) {
 	return keystore.Key{}, &fieldErr{404, "", "unknown key id " + id}
 }
 
-func (f *fakeOps) CreateKey(_ context.Context, actor, integration, name, expiresIn string) (NewKey, error) {
+func (f *fakeOps) CreateKey(_ context.Context, actor string, req KeyRequest) (NewKey, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if name == "" {
+	if req.Name == "" {
 		return NewKey{}, &fieldErr{400, "name", "missing key name"}
+	}
+	var every time.Duration
+	if req.RotateEvery != "" {
+		var err error
+		if every, err = keystore.ParseLifetime(req.RotateEvery, false); err != nil {
+			return NewKey{}, &fieldErr{400, "rotate_every", "invalid rotate_every " + err.Error()}
+		}
 	}
 	secret, _, err := keystore.GenerateKey(nil, keystore.DefaultPrefix)
 	if err != nil {
 		return NewKey{}, err
 	}
 	f.serial++
-	k := keystore.Key{ID: fmt.Sprintf("kid_%020d", f.serial), Name: name, IntegrationID: integration, CreatedAt: f.now}
+	k := keystore.Key{ID: fmt.Sprintf("kid_%020d", f.serial), Name: req.Name, IntegrationID: req.Integration, CreatedAt: f.now,
+		ExchangeOnly: req.ExchangeOnly, RotateEvery: every}
 	f.keys = append(f.keys, k)
-	f.log(actor, "key created", k.ID, integration)
+	f.log(actor, "key created", k.ID, req.Integration)
 	return NewKey{Key: k, Secret: secret}, nil
 }
 
@@ -142,8 +150,7 @@ func (f *fakeOps) RotateKey(ctx context.Context, actor, id, grace string) (NewKe
 	if err != nil {
 		return NewKey{}, Change{}, err
 	}
-	next, err := f.CreateKey(ctx, actor, old.IntegrationID, old.Name, "")
-	next.Key.ExchangeOnly = old.ExchangeOnly // as manage's rotation carries it over
+	next, err := f.CreateKey(ctx, actor, KeyRequest{Integration: old.IntegrationID, Name: old.Name, ExchangeOnly: old.ExchangeOnly})
 	ch := Change{Key: old}
 	if grace == "0" {
 		ch.Confirmed = f.confirmation

@@ -28,12 +28,21 @@ type shownData struct {
 }
 
 func (p *Portal) connect(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	name, expires := strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("expires_in"))
-	created, err := p.ops.CreateKey(r.Context(), user(r), id, name, expires)
+	req := KeyRequest{
+		Integration:  r.PathValue("id"),
+		Name:         strings.TrimSpace(r.PostFormValue("name")),
+		ExpiresIn:    strings.TrimSpace(r.PostFormValue("expires_in")),
+		RotateEvery:  strings.TrimSpace(r.PostFormValue("rotate_every")),
+		ExchangeOnly: r.PostFormValue("exchange_only") != "",
+	}
+	created, err := p.ops.CreateKey(r.Context(), user(r), req)
 	if err != nil {
+		exchange := ""
+		if req.ExchangeOnly {
+			exchange = "on"
+		}
 		p.formFailed(w, r, err, func(status int, f form) { p.showIntegration(w, r, status, form{}, f) },
-			map[string]string{"name": name, "expires_in": expires})
+			map[string]string{"name": req.Name, "expires_in": req.ExpiresIn, "rotate_every": req.RotateEvery, "exchange_only": exchange})
 		return
 	}
 	p.showKeyOnce(w, r, created, nil)

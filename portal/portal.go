@@ -33,9 +33,8 @@ type Ops interface {
 	// Keys returns one page of an integration's keys in creation order.
 	Keys(ctx context.Context, integration string, limit, offset int) ([]keystore.Key, error)
 	Key(ctx context.Context, id string) (keystore.Key, error)
-	// CreateKey makes a key; expiresIn is a lifetime such as "30d", empty
-	// for none.
-	CreateKey(ctx context.Context, actor, integration, name, expiresIn string) (NewKey, error)
+	// CreateKey makes a key as req asks.
+	CreateKey(ctx context.Context, actor string, req KeyRequest) (NewKey, error)
 	// RotateKey makes the successor of key id and ends the old one after
 	// grace (a lifetime, "0" for at once); it returns the new key and the
 	// old one, confirmed with the gateways when it ended at once.
@@ -56,6 +55,17 @@ type Ops interface {
 
 // NewKey is a key just made: its record and the key itself, which the
 // portal shows in exactly one response.
+// KeyRequest is what Connect asks of a new key, as the form says it.
+type KeyRequest struct {
+	Integration, Name string
+	// ExpiresIn and RotateEvery are lifetimes such as "30d", empty for
+	// none (RotateEvery: the integration's period, if any).
+	ExpiresIn, RotateEvery string
+	// ExchangeOnly keys are refused at the edge and exchanged for access
+	// tokens.
+	ExchangeOnly bool
+}
+
 type NewKey struct {
 	Key    keystore.Key
 	Secret string

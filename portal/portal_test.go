@@ -251,6 +251,26 @@ func TestRotateNeedsGraceAndShowsTheNewKeyOnce(t *testing.T) {
 	}
 }
 
+// TestConnectWithRotationAndExchangeOnly: Connect passes the rotation
+// period and exchange-only on; a bad period is an error next to its field,
+// with what was typed kept.
+func TestConnectWithRotationAndExchangeOnly(t *testing.T) {
+	h := newHarness(t)
+	h.post("/integrations", url.Values{"id": {"weather"}, "base_url": {"http://127.0.0.1:9001"}})
+	resp, body := h.post("/integrations/weather/connect", url.Values{"name": {"ci"}, "rotate_every": {"soon"}, "exchange_only": {"on"}})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="key-rotate-error"`) || !strings.Contains(body, `value="soon"`) ||
+		!regexp.MustCompile(`id="key-exchange-only"[^>]* checked`).MatchString(body) || len(h.ops.keys) != 0 {
+		t.Fatalf("a bad rotation period: %d; want 400 with the error by the field, the form as typed, no key", resp.StatusCode)
+	}
+	resp, body = h.post("/integrations/weather/connect", url.Values{"name": {"ci"}, "rotate_every": {"30d"}, "exchange_only": {"on"}})
+	if resp.StatusCode != http.StatusOK || len(h.ops.keys) != 1 || !h.ops.keys[0].ExchangeOnly || h.ops.keys[0].RotateEvery != 30*24*time.Hour {
+		t.Fatalf("connect with a period and exchange-only: %d, keys %+v", resp.StatusCode, h.ops.keys)
+	}
+	if strings.Contains(body, `id="curl"`) || !strings.Contains(body, "This key is exchange-only") {
+		t.Error("the new exchange-only key's page offers a curl line, or does not say it is exchange-only")
+	}
+}
+
 // TestKeyPageShowsRotationAndExchangeOnly: the key page says when the key
 // is due to be rolled (or that it has no period) and whether it is
 // exchange-only; rotating an exchange-only key shows no curl line, which
