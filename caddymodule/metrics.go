@@ -24,6 +24,7 @@ type collectors struct {
 	feedReconnects  prometheus.Counter
 	usageFlushes    prometheus.Counter
 	usageKeys       prometheus.Counter
+	tokensIssued    prometheus.Counter
 
 	allowed         prometheus.Counter            // auth requests allowed
 	refused         map[string]prometheus.Counter // auth requests refused, by reason
@@ -37,7 +38,7 @@ var metrics = newCollectors()
 
 // refusals are every refusal, for their counters.
 var refusals = []*refusal{
-	refuseMissing, refuseMalformed, refuseUnknown, refuseRevoked, refuseExpired,
+	refuseMissing, refuseMalformed, refuseUnknown, refuseRevoked, refuseExpired, refuseExchangeOnly,
 	refuseWrongIntegration, refuseUnavailable, refuseRateLimited, refuseBadPath,
 }
 
@@ -80,6 +81,10 @@ func newCollectors() *collectors {
 		usageKeys: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Name: "last_used_keys_written_total",
 			Help: "Keys whose last-used time a batch wrote to the key store.",
+		}),
+		tokensIssued: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "tokens_issued_total",
+			Help: "Access tokens issued by keygate_token endpoints.",
 		}),
 		refused: make(map[string]prometheus.Counter, len(refusals)),
 	}
@@ -135,7 +140,7 @@ func (c *collectors) register(reg *prometheus.Registry, feed followedRuntime) er
 	}
 	all := []prometheus.Collector{c.authRequests, c.cacheHits, c.cacheMisses,
 		c.lookupDuration, c.lookupsInFlight, c.limiterRefusals, c.feedReconnects,
-		c.usageFlushes, c.usageKeys}
+		c.usageFlushes, c.usageKeys, c.tokensIssued}
 	if feed != nil {
 		all = append(all, feedLagGauge(feed), gatewaysLiveGauge(feed))
 	}

@@ -1,6 +1,11 @@
 package caddymodule
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -37,7 +42,7 @@ func TestMetricsRegisterIntoFreshRegistries(t *testing.T) {
 			"keygate_auth_requests_total", "keygate_cache_hits_total", "keygate_cache_misses_total",
 			"keygate_store_lookup_duration_seconds", "keygate_store_lookups_in_flight",
 			"keygate_limiter_refusals_total", "keygate_feed_lag_seconds", "keygate_feed_reconnects_total",
-			"keygate_last_used_flushes_total", "keygate_last_used_keys_written_total",
+			"keygate_last_used_flushes_total", "keygate_last_used_keys_written_total", "keygate_tokens_issued_total",
 			"keygate_gateways_live",
 		} {
 			if !got[name] {
@@ -50,13 +55,40 @@ func TestMetricsRegisterIntoFreshRegistries(t *testing.T) {
 	}
 }
 
+// TestEveryRefusalIsCounted finds every refusal declared in the package
+// (a package-level `&refusal{"reason", ...}`), so that one added without
+// its counter fails here rather than counting nothing.
 func TestEveryRefusalIsCounted(t *testing.T) {
-	for _, rf := range refusals {
-		if metrics.refused[rf.reason] == nil {
-			t.Errorf("refusal %q has no counter", rf.reason)
-		}
-		if strings.TrimSpace(rf.reason) == "" {
-			t.Error("a refusal has no reason")
-		}
+	pkgs, err := parser.ParseDir(token.NewFileSet(), ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, file := range pkgs["caddymodule"].Files {
+		ast.Inspect(file, func(n ast.Node) bool {
+			u, ok := n.(*ast.UnaryExpr)
+			if !ok {
+				return true
+			}
+			lit, ok := u.X.(*ast.CompositeLit)
+			if !ok || len(lit.Elts) == 0 {
+				return true
+			}
+			if id, ok := lit.Type.(*ast.Ident); !ok || id.Name != "refusal" {
+				return true
+			}
+			reason, err := strconv.Unquote(lit.Elts[0].(*ast.BasicLit).Value)
+			if err != nil || strings.TrimSpace(reason) == "" {
+				t.Errorf("a refusal without a reason: %v", err)
+			}
+			found++
+			if metrics.refused[reason] == nil {
+				t.Errorf("refusal %q has no counter: add it to refusals", reason)
+			}
+			return true
+		})
+	}
+	if found < 10 {
+		t.Fatalf("found %d refusals in the package, want every one of them", found)
 	}
 }

@@ -103,6 +103,7 @@ func (h *TokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddy
 		token.WriteError(w, &token.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable"})
 		return nil
 	}
+	metrics.tokensIssued.Inc()
 	h.edge.logger.Info("access token issued",
 		zap.String("key_id", cred.KeyID), zap.String("key_name", cred.KeyName), zap.String("integration", cred.IntegrationID),
 		zap.String("credential", "key"), zap.String("jti", claims.ID), zap.Time("expires_at", claims.ExpiresAt()),

@@ -63,6 +63,9 @@ func TestGatewayMetrics(t *testing.T) {
 	}
 	gw.get(t, "/none", "")
 	gw.get(t, "/revoked", revoked.Key)
+	exchange := w.h.createKey("echo", "metrics exchange", "--exchange-only")
+	gw.get(t, "/exchange-only", exchange.Key)
+	getToken(t, w.h, gw, exchange)
 	// Unknown keys up to failed_auth_limit, then a request refused with
 	// 429 before any lookup.
 	for range 20 {
@@ -106,6 +109,8 @@ func TestGatewayMetrics(t *testing.T) {
 	atLeast(`keygate_auth_requests_total{reason="revoked",result="refused"}`, 1)
 	atLeast(`keygate_auth_requests_total{reason="unknown",result="refused"}`, 20)
 	atLeast(`keygate_auth_requests_total{reason="rate_limited",result="refused"}`, 1)
+	atLeast(`keygate_auth_requests_total{reason="exchange_only",result="refused"}`, 1)
+	atLeast("keygate_tokens_issued_total", 1)
 	atMost(`keygate_auth_requests_total{reason="store_unavailable",result="refused"}`, 0)
 	atLeast(`keygate_limiter_refusals_total{limiter="failed_auth"}`, 1)
 	atMost(`keygate_limiter_refusals_total{limiter="store_lookups"}`, 0)
@@ -124,10 +129,10 @@ func TestGatewayMetrics(t *testing.T) {
 	atMost("keygate_feed_lag_seconds", 5)
 	atMost("keygate_feed_reconnects_total", 0)
 	atLeast("keygate_feed_reconnects_total", 0)
-	// One key was used; batches are written only when keys were used.
+	// Two keys were used; batches are written only when keys were used.
 	atLeast("keygate_last_used_flushes_total", 1)
 	atLeast("keygate_last_used_keys_written_total", 1)
-	if f, k := m["keygate_last_used_flushes_total"], m["keygate_last_used_keys_written_total"]; k > f {
-		t.Errorf("%v keys written by %v batches of the one key used", k, f)
+	if f, k := m["keygate_last_used_flushes_total"], m["keygate_last_used_keys_written_total"]; k > 2*f {
+		t.Errorf("%v keys written by %v batches of the two keys used (the exchange-only one at the token endpoint)", k, f)
 	}
 }
