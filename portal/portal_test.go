@@ -271,14 +271,21 @@ func TestConnectWithRotationAndExchangeOnly(t *testing.T) {
 	}
 }
 
-// TestKeyPageShowsRotationAndExchangeOnly: the key page says when the key
-// is due to be rolled (or that it has no period) and whether it is
-// exchange-only; rotating an exchange-only key shows no curl line, which
+// TestKeyPageShowsRotationAndExchangeOnly: the integration page shows its
+// rotation period and grace; the key page says when the key is due to be
+// rolled (or that it has no period) and whether it is exchange-only; rotating an exchange-only key shows no curl line, which
 // the edge would refuse.
 func TestKeyPageShowsRotationAndExchangeOnly(t *testing.T) {
 	h := newHarness(t)
 	h.post("/integrations", url.Values{"id": {"weather"}, "base_url": {"http://127.0.0.1:9001"}})
 	h.post("/integrations/weather/connect", url.Values{"name": {"ci"}})
+	if _, body := h.get("/integrations/weather"); !strings.Contains(body, "<dd>no default period</dd>") {
+		t.Error("an integration without a rotation period: its page does not say so")
+	}
+	h.ops.ins[0].Rotation = keystore.Rotation{Every: 90 * 24 * time.Hour, Grace: 2 * time.Hour}
+	if _, body := h.get("/integrations/weather"); !strings.Contains(body, "<dd>90d, unless a key has its own period</dd>") || !strings.Contains(body, "<dd>2h</dd>") {
+		t.Error("an integration with a period of 90d and a grace of 2h: its page does not show them")
+	}
 	k := h.ops.keys[0]
 	if _, body := h.get("/keys/" + k.ID); !strings.Contains(body, "<dd>no rotation period</dd>") || !strings.Contains(body, "<dd>sent as a Bearer key</dd>") {
 		t.Errorf("a key without a period: the page lacks 'no rotation period' or 'sent as a Bearer key'")

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"path"
 	"time"
+
+	"github.com/keygate/keygate/keystore"
 )
 
 //go:embed templates/*.html
@@ -18,7 +20,7 @@ var templateFiles embed.FS
 var pages = parsePages()
 
 func parsePages() map[string]*template.Template {
-	funcs := template.FuncMap{"when": when, "whenPtr": whenPtr}
+	funcs := template.FuncMap{"when": when, "whenPtr": whenPtr, "lifetime": keystore.FormatLifetime}
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html"))
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
