@@ -131,6 +131,13 @@ func TestAdminIntegrationRotation(t *testing.T) {
 			t.Errorf("audit entry %d = %v, want %q", i, f["action"], want[i])
 		}
 	}
+	// The rotation entries say what was set.
+	if f := entries[1].ContextMap(); f["rotate_every"] != "90d" || f["rotate_grace"] != "2h" {
+		t.Errorf("the first rotation's audit entry: %v, want rotate_every 90d, rotate_grace 2h", f)
+	}
+	if f := entries[4].ContextMap(); f["rotate_every"] != "never" || f["rotate_grace"] != "1h" {
+		t.Errorf("turning rotation off: audit entry %v, want rotate_every never, rotate_grace 1h (the default)", f)
+	}
 }
 
 // TestAdminIntegrationRotationRefusals: the route checks as set-rotation

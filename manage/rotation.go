@@ -1,6 +1,7 @@
 package manage
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -61,7 +62,10 @@ func (m *Manager) SetIntegrationRotation(ctx context.Context, id, every, grace s
 	if err != nil {
 		return keystore.Integration{}, fmt.Errorf("changing integration %q: %w", id, err)
 	}
-	m.Audit.integration("integration rotation set", in)
+	v := IntegrationJSON(in) // the settings as the admin API shows them
+	m.Audit.log("integration rotation set", zap.String("integration", in.ID),
+		zap.String("rotate_every", cmp.Or(v.RotateEvery, "never")),
+		zap.String("rotate_grace", cmp.Or(v.RotateGrace, keystore.FormatLifetime(DefaultSelfRotateGrace))))
 	return in, nil
 }
 
