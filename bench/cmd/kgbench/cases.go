@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
@@ -58,15 +59,23 @@ func (e *benchEnv) cases() ([]*benchCase, error) {
 	manyIPs := floodHeaders(floodPool, floodPool, func(i int) string { return unknown[floodPool+i] })
 	hit := staticTargeter(e.staticURL, legit)
 	many := fmt.Sprintf("%dk client IPs", floodPool/1000)
+	forged, err := forgedTokens(e.token, floodPool)
+	if err != nil {
+		return nil, err
+	}
+	forgedFlood := floodHeaders(floodPool, floodPool, func(i int) string { return forged[i] })
 	return []*benchCase{
 		{name: "plain reverse_proxy", gw: e.plain, tr: staticTargeter(e.plainURL, legit), note: "stock Caddy"},
 		{name: "static header matcher", gw: e.plain, tr: staticTargeter(e.headerURL, legit), note: "stock Caddy"},
 		{name: "forward_auth peer", gw: e.plain, tr: staticTargeter(e.forwardURL, legit), note: "stock Caddy, no cache"},
 		{name: "keygate hit, static", gw: e.keygate, tr: hit},
 		{name: "keygate hit, dynamic", gw: e.keygate, tr: staticTargeter(e.dynamicURL, legit)},
+		{name: "keygate token hit, static", gw: e.keygate, tr: staticTargeter(e.staticURL, http.Header{"Authorization": {"Bearer " + e.token}}), note: "kgt_ access token"},
+		{name: "keygate hit, static, padded", gw: e.keygate, tr: staticTargeter(e.staticURL, http.Header{"Authorization": {"Bearer " + e.legit.Key}, "X-Pad": {strings.Repeat("p", len(e.token)-len(e.legit.Key))}}), note: "key + a header the token's extra length"},
 		{name: "malformed-key flood", kind: kindFlood, gw: e.keygate, tr: rotatingTargeter(e.staticURL, malformedFlood), note: many},
 		{name: "unknown-key flood, 1 IP", kind: kindFlood, gw: e.keygate, tr: rotatingTargeter(e.staticURL, oneIP)},
 		{name: "unknown-key flood, many IPs", kind: kindFlood, gw: e.keygate, tr: rotatingTargeter(e.staticURL, manyIPs), note: many},
+		{name: "forged-token flood, many IPs", kind: kindFlood, gw: e.keygate, tr: rotatingTargeter(e.staticURL, forgedFlood), note: many + ", a signature check each"},
 		{name: "mixed: hit + flood, 1 IP", kind: kindMixed, gw: e.keygate, tr: hit, flood: rotatingTargeter(e.staticURL, oneIP)},
 		{name: "mixed: hit + flood, many IPs", kind: kindMixed, gw: e.keygate, tr: hit, flood: rotatingTargeter(e.staticURL, manyIPs)},
 	}, nil

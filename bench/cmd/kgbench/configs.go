@@ -54,8 +54,8 @@ http://127.0.0.1:{{.Forward}} {
 }
 `))
 
-// keygateCaddyfile is keygate's: a static reverse_proxy and the dynamic
-// upstream of the key's integration, with the app's default settings but
+// keygateCaddyfile is keygate's: a static reverse_proxy (with the token
+// endpoint) and the dynamic upstream of the key's integration, with the app's default settings but
 // for -max-lookup-rate's.
 var keygateCaddyfile = template.Must(template.New("keygate").Parse(`{
 ` + globalOptions + `	keygate {
@@ -67,6 +67,7 @@ var keygateCaddyfile = template.Must(template.New("keygate").Parse(`{
 }
 
 http://127.0.0.1:{{.Static}} {
+	keygate_token /oauth/token
 	keygate
 	reverse_proxy 127.0.0.1:{{.Upstream}}
 }

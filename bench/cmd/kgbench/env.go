@@ -37,6 +37,9 @@ type benchEnv struct {
 	staticURL, dynamicURL           string
 
 	legit, cold createdKey
+	// token is an access token of legit, from the static site's
+	// keygate_token.
+	token string
 
 	// gatewayData is what the Caddyfile templates are rendered with, for
 	// the scale cases' fresh gateway.
@@ -95,6 +98,9 @@ func setUp(ctx context.Context, cfg config) (*benchEnv, error) {
 		return e, err
 	}
 	if e.keygate, err = e.startGateway("keygate", cfg.keygate, keygateCaddyfile, kgAdmin, data, e.staticURL, e.dynamicURL); err != nil {
+		return e, err
+	}
+	if e.token, err = exchange(e.staticURL+"oauth/token", e.legit); err != nil {
 		return e, err
 	}
 	return e, nil
