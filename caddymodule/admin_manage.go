@@ -74,13 +74,15 @@ func (a *AdminAPI) handleIntegrations(w http.ResponseWriter, r *http.Request) er
 			return http.StatusOK, manage.IntegrationsJSON(ins), err
 		case http.MethodPost:
 			var body struct {
-				ID      string `json:"id"`
-				BaseURL string `json:"base_url"`
+				ID          string `json:"id"`
+				BaseURL     string `json:"base_url"`
+				RotateEvery string `json:"rotate_every"`
+				RotateGrace string `json:"rotate_grace"`
 			}
 			if err := decodeBody(w, r, &body); err != nil {
 				return 0, nil, err
 			}
-			in, err := m.AddIntegration(ctx, body.ID, body.BaseURL)
+			in, err := m.AddIntegration(ctx, body.ID, body.BaseURL, body.RotateEvery, body.RotateGrace)
 			return http.StatusCreated, manage.IntegrationJSON(in), err
 		}
 		return 0, nil, methodNotAllowed(w, r, http.MethodGet, http.MethodPost)

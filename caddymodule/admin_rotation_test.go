@@ -186,3 +186,37 @@ func TestAdminIntegrationRotationRefusals(t *testing.T) {
 		t.Errorf("%d audit entries after refusals, want 1", n)
 	}
 }
+
+// TestAdminAddIntegrationWithRotation: POST /keygate/integrations takes
+// rotate_every and rotate_grace as `integrations add` does, in one write;
+// a bad one is a 400 naming its field, and no integration is created.
+func TestAdminAddIntegrationWithRotation(t *testing.T) {
+	srv, logs := adminServer(t)
+	for _, tc := range []struct{ body, want string }{
+		{`"rotate_every":"30s"`, "rotate_every"},
+		{`"rotate_every":"soon"`, "rotate_every"},
+		{`"rotate_grace":"-1h"`, "rotate_grace"},
+		{`"rotate_every":90`, "rotate_every"},
+	} {
+		var body map[string]string
+		if s := call(t, srv, "POST", "/keygate/integrations", `{"id":"billing","base_url":"http://127.0.0.1:9",`+tc.body+`}`, &body); s != 400 ||
+			!strings.Contains(body["error"], tc.want) || strings.Contains(body["error"], "--") {
+			t.Errorf("%s: %d %q, want 400 naming %s and no flag", tc.body, s, body["error"], tc.want)
+		}
+	}
+	var ins []map[string]any
+	if call(t, srv, "GET", "/keygate/integrations", "", &ins); len(ins) != 0 || len(logs.All()) != 0 {
+		t.Fatalf("refused requests left %d integrations and %d audit entries", len(ins), len(logs.All()))
+	}
+	var in map[string]any
+	if s := call(t, srv, "POST", "/keygate/integrations", `{"id":"billing","base_url":"http://127.0.0.1:9","rotate_every":"90d","rotate_grace":"2h"}`, &in); s != 201 ||
+		in["rotate_every"] != "90d" || in["rotate_grace"] != "2h" {
+		t.Fatalf("adding with rotation: %d %v", s, in)
+	}
+	if call(t, srv, "GET", "/keygate/integrations", "", &ins); len(ins) != 1 || ins[0]["rotate_every"] != "90d" || ins[0]["rotate_grace"] != "2h" {
+		t.Errorf("the listing shows %v, want the rotation as added", ins)
+	}
+	if entries := logs.All(); len(entries) != 1 || entries[0].ContextMap()["rotate_every"] != "90d" || entries[0].ContextMap()["rotate_grace"] != "2h" {
+		t.Errorf("audit entries %v, want one 'integration added' with the rotation", entries)
+	}
+}

@@ -44,7 +44,7 @@ func (o *portalOps) Integrations(ctx context.Context) (ins []keystore.Integratio
 
 func (o *portalOps) AddIntegration(ctx context.Context, actor, id, baseURL string) (in keystore.Integration, err error) {
 	err = o.run(ctx, actor, func(ctx context.Context, m *manage.Manager) error {
-		in, err = m.AddIntegration(ctx, id, baseURL)
+		in, err = m.AddIntegration(ctx, id, baseURL, "", "")
 		return err
 	})
 	return in, err

@@ -84,7 +84,7 @@ func newScanFixture(t *testing.T) *scanFixture {
 		t.Fatal(err)
 	}
 	f.mgr = &manage.Manager{Store: s, Now: time.Now, Bin: "keygate"}
-	if _, err := f.mgr.AddIntegration(t.Context(), "billing", "http://billing.internal:8080"); err != nil {
+	if _, err := f.mgr.AddIntegration(t.Context(), "billing", "http://billing.internal:8080", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -87,7 +87,15 @@ func (a *Audit) key(action string, k keystore.Key, fields ...zap.Field) {
 	}, fields...)...)
 }
 
-// integration writes an entry about an integration.
+// integration writes an entry about an integration, with its rotation
+// settings when it has any.
 func (a *Audit) integration(action string, in keystore.Integration) {
-	a.log(action, zap.String("integration", in.ID), zap.String("base_url", in.BaseURL))
+	fields := []zap.Field{zap.String("integration", in.ID), zap.String("base_url", in.BaseURL)}
+	if in.Rotation.Every > 0 {
+		fields = append(fields, zap.String("rotate_every", keystore.FormatLifetime(in.Rotation.Every)))
+	}
+	if in.Rotation.Grace > 0 {
+		fields = append(fields, zap.String("rotate_grace", keystore.FormatLifetime(in.Rotation.Grace)))
+	}
+	a.log(action, fields...)
 }

@@ -40,8 +40,9 @@ type Manager struct {
 // stamp is now as the store keeps it.
 func (m *Manager) stamp() time.Time { return keystore.Stamp(m.Now()) }
 
-// AddIntegration creates an integration.
-func (m *Manager) AddIntegration(ctx context.Context, id, baseURL string) (keystore.Integration, error) {
+// AddIntegration creates an integration, with its rotation settings as
+// SetIntegrationRotation takes them (empty: none), in one write.
+func (m *Manager) AddIntegration(ctx context.Context, id, baseURL, rotateEvery, rotateGrace string) (keystore.Integration, error) {
 	if err := CheckIntegration(id, baseURL); err != nil {
 		return keystore.Integration{}, err
 	}
@@ -49,7 +50,11 @@ func (m *Manager) AddIntegration(ctx context.Context, id, baseURL string) (keyst
 	if err != nil {
 		return keystore.Integration{}, baseURLError(err)
 	}
-	in := keystore.Integration{ID: id, BaseURL: u.String(), CreatedAt: m.stamp()}
+	rotation, err := checkRotation(rotateEvery, rotateGrace)
+	if err != nil {
+		return keystore.Integration{}, err
+	}
+	in := keystore.Integration{ID: id, BaseURL: u.String(), CreatedAt: m.stamp(), Rotation: rotation}
 	if err := m.Store.CreateIntegration(ctx, in); err != nil {
 		if errors.Is(err, keystore.ErrIntegrationExists) {
 			return keystore.Integration{}, conflict(fmt.Sprintf("integration %q already exists", id),

@@ -40,20 +40,9 @@ func (m *Manager) SetIntegrationRotation(ctx context.Context, id, every, grace s
 	if every == "" {
 		return keystore.Integration{}, missingField("rotate_every", `how often its keys are to be rolled, such as "30d", or "0" for never`)
 	}
-	var r keystore.Rotation
-	var err error
-	if every != "0" {
-		if r.Every, err = CheckRotateEvery("rotate_every", every); err != nil {
-			return keystore.Integration{}, err
-		}
-	}
-	if grace != "" {
-		if r.Grace, err = CheckLifetime("rotate_grace", grace, true); err != nil {
-			return keystore.Integration{}, err
-		}
-	}
-	if err := r.Validate(); err != nil {
-		return keystore.Integration{}, invalidField("rotate_grace", err.Error())
+	r, err := checkRotation(every, grace)
+	if err != nil {
+		return keystore.Integration{}, err
 	}
 	in, err := m.Store.SetIntegrationRotation(ctx, id, r)
 	if errors.Is(err, keystore.ErrNotFound) {
@@ -67,6 +56,28 @@ func (m *Manager) SetIntegrationRotation(ctx context.Context, id, every, grace s
 		zap.String("rotate_every", cmp.Or(v.RotateEvery, "never")),
 		zap.String("rotate_grace", cmp.Or(v.RotateGrace, keystore.FormatLifetime(DefaultSelfRotateGrace))))
 	return in, nil
+}
+
+// checkRotation reads an integration's rotation settings: every a
+// lifetime, or empty or "0" for none; grace a lifetime, or empty or "0"
+// for DefaultSelfRotateGrace.
+func checkRotation(every, grace string) (keystore.Rotation, error) {
+	var r keystore.Rotation
+	var err error
+	if every != "" && every != "0" {
+		if r.Every, err = CheckRotateEvery("rotate_every", every); err != nil {
+			return r, err
+		}
+	}
+	if grace != "" {
+		if r.Grace, err = CheckLifetime("rotate_grace", grace, true); err != nil {
+			return r, err
+		}
+	}
+	if err := r.Validate(); err != nil {
+		return r, invalidField("rotate_grace", err.Error())
+	}
+	return r, nil
 }
 
 // withRotateDue sets each key's RotateDue from its own period or, when it

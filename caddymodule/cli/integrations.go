@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -39,14 +38,9 @@ URL/p.`
 			return phrase(err)
 		}
 		return c.withManager(cmd, func(ctx context.Context, m *manage.Manager) error {
-			in, err := m.AddIntegration(ctx, id, *baseURL)
+			in, err := m.AddIntegration(ctx, id, *baseURL, *every, *grace)
 			if err != nil {
 				return err
-			}
-			if *every != "" || *grace != "" {
-				if in, err = m.SetIntegrationRotation(ctx, id, cmp.Or(*every, "0"), *grace); err != nil {
-					return err
-				}
 			}
 			if *asJSON {
 				return writeJSON(cmd.OutOrStdout(), manage.IntegrationJSON(in))
