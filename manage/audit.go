@@ -91,11 +91,11 @@ func (a *Audit) key(action string, k keystore.Key, fields ...zap.Field) {
 // settings when it has any.
 func (a *Audit) integration(action string, in keystore.Integration) {
 	fields := []zap.Field{zap.String("integration", in.ID), zap.String("base_url", in.BaseURL)}
-	if in.Rotation.Every > 0 {
-		fields = append(fields, zap.String("rotate_every", keystore.FormatLifetime(in.Rotation.Every)))
+	if every := optionalLifetime(in.Rotation.Every); every != "" {
+		fields = append(fields, zap.String("rotate_every", every))
 	}
-	if in.Rotation.Grace > 0 {
-		fields = append(fields, zap.String("rotate_grace", keystore.FormatLifetime(in.Rotation.Grace)))
+	if grace := optionalLifetime(in.Rotation.Grace); grace != "" {
+		fields = append(fields, zap.String("rotate_grace", grace))
 	}
 	a.log(action, fields...)
 }

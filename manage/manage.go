@@ -50,7 +50,7 @@ func (m *Manager) AddIntegration(ctx context.Context, id, baseURL, rotateEvery, 
 	if err != nil {
 		return keystore.Integration{}, baseURLError(err)
 	}
-	rotation, err := checkRotation(rotateEvery, rotateGrace)
+	rotation, err := CheckRotation(rotateEvery, rotateGrace)
 	if err != nil {
 		return keystore.Integration{}, err
 	}

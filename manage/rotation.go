@@ -1,7 +1,6 @@
 package manage
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -40,7 +39,7 @@ func (m *Manager) SetIntegrationRotation(ctx context.Context, id, every, grace s
 	if every == "" {
 		return keystore.Integration{}, missingField("rotate_every", `how often its keys are to be rolled, such as "30d", or "0" for never`)
 	}
-	r, err := checkRotation(every, grace)
+	r, err := CheckRotation(every, grace)
 	if err != nil {
 		return keystore.Integration{}, err
 	}
@@ -51,17 +50,30 @@ func (m *Manager) SetIntegrationRotation(ctx context.Context, id, every, grace s
 	if err != nil {
 		return keystore.Integration{}, fmt.Errorf("changing integration %q: %w", id, err)
 	}
-	v := IntegrationJSON(in) // the settings as the admin API shows them
+	inEffect, graceInEffect := RotationInEffect(in.Rotation)
 	m.Audit.log("integration rotation set", zap.String("integration", in.ID),
-		zap.String("rotate_every", cmp.Or(v.RotateEvery, "never")),
-		zap.String("rotate_grace", cmp.Or(v.RotateGrace, keystore.FormatLifetime(DefaultSelfRotateGrace))))
+		zap.String("rotate_every", inEffect), zap.String("rotate_grace", graceInEffect))
 	return in, nil
 }
 
-// checkRotation reads an integration's rotation settings: every a
+// RotationInEffect says how often keys are rolled by r ("never", or a
+// lifetime) and how long a key its holder rolls keeps working (r's grace,
+// or DefaultSelfRotateGrace).
+func RotationInEffect(r keystore.Rotation) (every, grace string) {
+	every, grace = "never", keystore.FormatLifetime(DefaultSelfRotateGrace)
+	if r.Every > 0 {
+		every = keystore.FormatLifetime(r.Every)
+	}
+	if r.Grace > 0 {
+		grace = keystore.FormatLifetime(r.Grace)
+	}
+	return every, grace
+}
+
+// CheckRotation reads an integration's rotation settings: every a
 // lifetime, or empty or "0" for none; grace a lifetime, or empty or "0"
-// for DefaultSelfRotateGrace.
-func checkRotation(every, grace string) (keystore.Rotation, error) {
+// for DefaultSelfRotateGrace. It needs no store.
+func CheckRotation(every, grace string) (keystore.Rotation, error) {
 	var r keystore.Rotation
 	var err error
 	if every != "" && every != "0" {

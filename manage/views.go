@@ -27,7 +27,7 @@ type CreatedKeyJSON struct {
 
 // JSON returns k's view.
 func (k CreatedKey) JSON() CreatedKeyJSON {
-	v := CreatedKeyJSON{
+	return CreatedKeyJSON{
 		ID:           k.ID,
 		Key:          k.Secret,
 		Name:         k.Name,
@@ -35,11 +35,17 @@ func (k CreatedKey) JSON() CreatedKeyJSON {
 		CreatedAt:    k.CreatedAt.UTC(),
 		ExpiresAt:    utcPtr(k.ExpiresAt),
 		ExchangeOnly: k.ExchangeOnly,
+		RotateEvery:  optionalLifetime(k.RotateEvery),
 	}
-	if k.RotateEvery > 0 {
-		v.RotateEvery = keystore.FormatLifetime(k.RotateEvery)
+}
+
+// optionalLifetime is d as FormatLifetime writes it, or "" (left out of
+// JSON) when it is unset.
+func optionalLifetime(d time.Duration) string {
+	if d <= 0 {
+		return ""
 	}
-	return v
+	return keystore.FormatLifetime(d)
 }
 
 // RotatedKeyJSON is a rotation: the new key as CreatedKeyJSON shows it,
@@ -87,14 +93,7 @@ func IntegrationsJSON(ins []keystore.Integration) []IntegrationView {
 // IntegrationJSON returns in as JSON shows it.
 func IntegrationJSON(in keystore.Integration) IntegrationView {
 	in.CreatedAt = in.CreatedAt.UTC()
-	v := IntegrationView{Integration: in}
-	if in.Rotation.Every > 0 {
-		v.RotateEvery = keystore.FormatLifetime(in.Rotation.Every)
-	}
-	if in.Rotation.Grace > 0 {
-		v.RotateGrace = keystore.FormatLifetime(in.Rotation.Grace)
-	}
-	return v
+	return IntegrationView{Integration: in, RotateEvery: optionalLifetime(in.Rotation.Every), RotateGrace: optionalLifetime(in.Rotation.Grace)}
 }
 
 // Age marks of a key against a maximum key age.
@@ -124,10 +123,7 @@ func NewKeyView(k keystore.Key, now time.Time, maxAge time.Duration) KeyView {
 	k.CreatedAt = k.CreatedAt.UTC()
 	k.ExpiresAt, k.RevokedAt, k.LastUsedAt = utcPtr(k.ExpiresAt), utcPtr(k.RevokedAt), utcPtr(k.LastUsedAt)
 	k.RotateDueAt = utcPtr(k.RotateDueAt)
-	v := KeyView{Key: k, Status: k.Status(now)}
-	if k.RotateEvery > 0 {
-		v.RotateEvery = keystore.FormatLifetime(k.RotateEvery)
-	}
+	v := KeyView{Key: k, Status: k.Status(now), RotateEvery: optionalLifetime(k.RotateEvery)}
 	if maxAge > 0 {
 		by := k.CreatedAt.Add(maxAge)
 		v.RotateBy, v.Age = &by, AgeMark(k.CreatedAt, now, maxAge)

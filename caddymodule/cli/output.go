@@ -74,7 +74,7 @@ func writeIntegrationAdded(w io.Writer, in keystore.Integration) error {
 func writeIntegrationsTable(w io.Writer, ins []keystore.Integration) error {
 	rows := make([][]string, len(ins))
 	for i, in := range ins {
-		every, grace := rotationCells(in)
+		every, grace := manage.RotationInEffect(in.Rotation)
 		rows[i] = []string{in.ID, in.BaseURL, formatTime(in.CreatedAt), every, grace}
 	}
 	return writeTable(w, "No integrations.", []string{"ID", "BASE URL", "CREATED", "ROTATE EVERY", "ROTATE GRACE"}, rows)

@@ -19,15 +19,8 @@ func rotationFlags(cmd *cobra.Command) (every, grace *string) {
 
 // checkRotationFlags checks the flags before any store is opened.
 func checkRotationFlags(every, grace string) error {
-	if every != "" && every != "0" {
-		if _, err := manage.CheckRotateEvery("rotate_every", every); err != nil {
-			return phrase(err)
-		}
-	}
-	if grace != "" {
-		if _, err := manage.CheckLifetime("rotate_grace", grace, true); err != nil {
-			return phrase(err)
-		}
+	if _, err := manage.CheckRotation(every, grace); err != nil {
+		return phrase(err)
 	}
 	return nil
 }
@@ -68,20 +61,7 @@ credential rotate'). "0" turns the default period off.`
 }
 
 func writeRotationSet(cmd *cobra.Command, in keystore.Integration) error {
-	every, grace := rotationCells(in)
+	every, grace := manage.RotationInEffect(in.Rotation)
 	_, err := fmt.Fprintf(cmd.OutOrStdout(), "Integration %s: keys are rolled every %s by default; a key rolled by its holder keeps working %s.\n", in.ID, every, grace)
 	return err
-}
-
-// rotationCells says how often in's keys are rolled by default ("never"
-// or a lifetime) and how long a key its holder rolls keeps working.
-func rotationCells(in keystore.Integration) (every, grace string) {
-	every, grace = "never", keystore.FormatLifetime(manage.DefaultSelfRotateGrace)
-	if in.Rotation.Every > 0 {
-		every = keystore.FormatLifetime(in.Rotation.Every)
-	}
-	if in.Rotation.Grace > 0 {
-		grace = keystore.FormatLifetime(in.Rotation.Grace)
-	}
-	return every, grace
 }
