@@ -60,6 +60,12 @@ func (k Key) RotateDue(integrationDefault time.Duration) (time.Time, bool) {
 	return k.CreatedAt.Add(every), true
 }
 
+// DueForRotation reports whether the key is past RotateDueAt at now;
+// false when it is never due (or RotateDueAt was not filled in).
+func (k Key) DueForRotation(now time.Time) bool {
+	return k.RotateDueAt != nil && !now.Before(*k.RotateDueAt)
+}
+
 // Status returns "revoked", "expired" or "active" as of now.
 func (k Key) Status(now time.Time) string {
 	switch {

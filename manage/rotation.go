@@ -125,12 +125,7 @@ func (m *Manager) KeyRotationStatus(ctx context.Context, id string) (RotationSta
 	if err != nil {
 		return RotationStatus{}, err
 	}
-	st := RotationStatus{ID: k.ID}
-	if k.RotateDueAt != nil {
-		due := k.RotateDueAt.UTC()
-		st.RotateDue, st.Due = &due, !m.Now().Before(due)
-	}
-	return st, nil
+	return RotationStatus{ID: k.ID, RotateDue: utcPtr(k.RotateDueAt), Due: k.DueForRotation(m.Now())}, nil
 }
 
 // RotateOwnKey rolls the key with this id on its own request (the calling

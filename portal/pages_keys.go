@@ -87,7 +87,7 @@ func (p *Portal) key(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	d := keyData{Key: k, State: k.Status(now), RotateDueNow: k.RotateDueAt != nil && !now.Before(*k.RotateDueAt), Chart: newUsageChart(counts, now)}
+	d := keyData{Key: k, State: k.Status(now), RotateDueNow: k.DueForRotation(now), Chart: newUsageChart(counts, now)}
 	p.render(w, r, http.StatusOK, "key.html", "Key "+k.Name, "integrations", d)
 }
 

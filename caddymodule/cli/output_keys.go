@@ -43,7 +43,7 @@ func writeKeysTable(w io.Writer, keys []keystore.Key, now time.Time, maxAge time
 // past it.
 func rotateDue(k keystore.Key, now time.Time) string {
 	switch {
-	case k.RotateDueAt != nil && !now.Before(*k.RotateDueAt):
+	case k.DueForRotation(now):
 		return "now"
 	case k.RotateDueAt != nil:
 		return formatTime(*k.RotateDueAt)
