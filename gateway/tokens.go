@@ -130,12 +130,13 @@ func (rt *Runtime) verifyToken(ctx context.Context, raw string, cachedOnly bool)
 		v, err = rt.tokens.cache.Verify(ctx, raw)
 	}
 	if err != nil {
-		var cred keystore.Credential
+		var owner keystore.Credential
 		if v != nil { // expired: whose it was, for the log (its name if cached)
-			cred, _ = rt.verifier.VerifyKeyIDCached(keystore.IDHash(v.Claims.KeyID()), nil)
-			cred = keystore.Credential{KeyID: v.Claims.KeyID(), KeyName: cred.KeyName, IntegrationID: v.Claims.Integration}
+			owner = tokenOwner(v)
+			known, _ := rt.verifier.VerifyKeyIDCached(v.IDHash, nil)
+			owner.KeyName = known.KeyName
 		}
-		return cred, tokenRefusal(err)
+		return owner, tokenRefusal(err)
 	}
 	var cred keystore.Credential
 	if cachedOnly {
@@ -146,12 +147,17 @@ func (rt *Runtime) verifyToken(ctx context.Context, raw string, cachedOnly bool)
 	if errors.Is(err, keystore.ErrUnknownKey) {
 		// The key is gone for good (its integration removed): its
 		// tokens go with it.
-		return keystore.Credential{KeyID: v.Claims.KeyID(), IntegrationID: v.Claims.Integration}, keystore.ErrRevoked
+		return tokenOwner(v), keystore.ErrRevoked
 	}
 	if err == nil && cred.IntegrationID != v.Claims.Integration {
 		return cred, keystore.ErrRevoked
 	}
 	return cred, err
+}
+
+// tokenOwner is the key a token names, as far as the token says.
+func tokenOwner(v *token.Verified) keystore.Credential {
+	return keystore.Credential{KeyID: v.Claims.KeyID(), IntegrationID: v.Claims.Integration}
 }
 
 // tokenRefusal maps why a token was refused to the refusals of keys: an

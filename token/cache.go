@@ -97,7 +97,7 @@ func (c *Cache) Verify(ctx context.Context, raw string) (*Verified, error) {
 	now := c.now()
 	claims, kid, err := c.ring.verify(ctx, raw)
 	if errors.Is(err, ErrExpired) {
-		return &Verified{Claims: claims}, err // not cached: whose it was, for the log
+		return &Verified{Claims: claims, IDHash: keystore.IDHash(claims.KeyID())}, err // not cached: whose it was, for the log
 	}
 	if err != nil {
 		return nil, err
