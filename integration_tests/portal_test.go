@@ -61,16 +61,11 @@ http://127.0.0.1:{{.Port}} {
 // "Management portal" section: the first caddyfile block in it.
 func readmePortalSnippet(t *testing.T) string {
 	t.Helper()
-	readme, err := os.ReadFile(repoPath(t, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(readme), "\n## Management portal\n")
-	m := regexp.MustCompile("(?s)```caddyfile\n(.*?)```").FindStringSubmatch(section)
-	if !ok || m == nil {
+	blocks := fencedBlocks(readmeSection(t, "## Management portal"), "caddyfile")
+	if len(blocks) == 0 {
 		t.Fatal(`README has no "## Management portal" section with a caddyfile block`)
 	}
-	return m[1]
+	return blocks[0] + "\n"
 }
 
 // startPortalGateway starts a gateway serving README's portal snippet,
