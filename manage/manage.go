@@ -370,17 +370,25 @@ func (m *Manager) RotateKey(ctx context.Context, id, grace string) (RotatedKey, 
 	if err != nil {
 		return RotatedKey{}, err
 	}
+	return m.rotate(ctx, "key rotated", id, g)
+}
+
+// rotate makes the successor of the key with this id and ends the old
+// one after grace, in one store transaction; the successor takes the old
+// key's name, integration, exchange-only and rotation period (in the
+// store, and so in the answer). It is audited as action.
+func (m *Manager) rotate(ctx context.Context, action, id string, grace time.Duration) (RotatedKey, error) {
 	next, err := m.newKey("", "", 0)
 	if err != nil {
 		return RotatedKey{}, err
 	}
-	old, err := m.Store.RotateKey(ctx, id, next.NewKey, next.CreatedAt.Add(g))
+	old, err := m.Store.RotateKey(ctx, id, next.NewKey, next.CreatedAt.Add(grace))
 	if err != nil {
 		return RotatedKey{}, m.keyError("rotating", id, err)
 	}
 	next.Name, next.IntegrationID = old.Name, old.IntegrationID
 	next.ExchangeOnly, next.RotateEvery = old.ExchangeOnly, old.RotateEvery
-	m.Audit.key("key rotated", next.Key, zap.String("rotated_from", old.ID), zap.Timep("old_expires_at", old.ExpiresAt))
+	m.Audit.key(action, next.Key, zap.String("rotated_from", old.ID), zap.Timep("old_expires_at", old.ExpiresAt))
 	return RotatedKey{Created: next, Old: old}, nil
 }
 

@@ -140,16 +140,5 @@ func (m *Manager) RotateOwnKey(ctx context.Context, id, integration string) (Rot
 	if grace == 0 {
 		grace = DefaultSelfRotateGrace
 	}
-	next, err := m.newKey("", "", 0)
-	if err != nil {
-		return RotatedKey{}, err
-	}
-	old, err := m.Store.RotateKey(ctx, id, next.NewKey, next.CreatedAt.Add(grace))
-	if err != nil {
-		return RotatedKey{}, m.keyError("rotating", id, err)
-	}
-	next.Name, next.IntegrationID = old.Name, old.IntegrationID
-	next.ExchangeOnly, next.RotateEvery = old.ExchangeOnly, old.RotateEvery
-	m.Audit.key("key rotated by its holder", next.Key, zap.String("rotated_from", old.ID), zap.Timep("old_expires_at", old.ExpiresAt))
-	return RotatedKey{Created: next, Old: old}, nil
+	return m.rotate(ctx, "key rotated by its holder", id, grace)
 }
